@@ -1,0 +1,3 @@
+"""release-tracker: watches AI releases and their openness."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,86 @@
+"""The list of watched sources: add, find, list, remove."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from tracker.config import Settings
+from tracker.errors import UserError
+from tracker.models import Source
+from tracker.sources import kind_of, normalize_http_url
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source as a user describes it, before it is checked and stored."""
+
+    kind: str
+    target: str
+    name: str | None = None
+    every_seconds: int | None = None
+    types: str | None = None
+    links: str | None = None
+
+
+def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
+    """The spec with its target normalised and validated, or UserError."""
+    kind = kind_of(spec.kind)
+    if kind.name in ("feed", "page"):
+        target = normalize_http_url(spec.target, settings)
+    else:
+        target = spec.target.strip()
+    name = spec.name.strip() if spec.name and spec.name.strip() else None
+    if name and len(name) > 300:
+        raise UserError("name too long: at most 300 characters")
+    every = spec.every_seconds or kind.default_every
+    if every < 30:
+        raise UserError("interval too short: at least 30s")
+    return SourceSpec(kind.name, target, name, every, spec.types, spec.links)
+
+
+def find(session: Session, spec: SourceSpec) -> Source | None:
+    """The stored source with the same kind, target and options, if any."""
+    statement = select(Source).where(
+        Source.kind == spec.kind,
+        Source.target == spec.target,
+        Source.links == spec.links,
+    )
+    return session.exec(statement).first()
+
+
+def add(session: Session, spec: SourceSpec) -> Source:
+    """Store a checked spec; UserError if the same source is already watched."""
+    existing = find(session, spec)
+    if existing is not None:
+        raise UserError(f"already watching {spec.target} as source {existing.id}")
+    source = Source(
+        kind=spec.kind,
+        target=spec.target,
+        name=spec.name,
+        every_seconds=spec.every_seconds or kind_of(spec.kind).default_every,
+        types=spec.types,
+        links=spec.links,
+    )
+    session.add(source)
+    session.flush()
+    return source
+
+
+def get(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise UserError(f"no source with id {source_id}")
+    return source
+
+
+def all_sources(session: Session) -> list[Source]:
+    return list(session.exec(select(Source).order_by(Source.id)))
+
+
+def remove(session: Session, source_id: int) -> Source:
+    """Stop watching a source and forget its item states; its events stay in the log."""
+    source = get(session, source_id)
+    session.delete(source)
+    return source

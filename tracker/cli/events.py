@@ -1,0 +1,61 @@
+"""`tracker events`: read the event log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from tracker.cli.context import app_context
+from tracker.cli.output import console, print_json, when
+from tracker.durations import parse_since
+from tracker.eventlog import EventFilter, query
+from tracker.events import KINDS
+from tracker.models import EventPublic
+
+SEVERITY_STYLE = {"info": "dim", "notice": "cyan", "warning": "yellow", "critical": "bold red"}
+
+
+def events(
+    ctx: typer.Context,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help=f"Only this kind (repeatable; `access.*` for a family): {', '.join(KINDS)}.",
+        ),
+    ] = None,
+    source: Annotated[
+        int | None, typer.Option("--source", metavar="ID", help="Only this source.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events since: 7d, 12h, or an ISO 8601 time.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many events.")] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list, newest first.")
+    ] = False,
+) -> None:
+    """Show the event log, newest first."""
+    state = app_context(ctx)
+    wanted = EventFilter(
+        kinds=kind or (),
+        source_id=source,
+        since=parse_since(since) if since else None,
+        limit=limit,
+    )
+    with state.db.session() as session:
+        found = [EventPublic.of(e) for e in query(session, wanted)]
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        console.print("No events match.")
+        return
+    for event in found:
+        style = SEVERITY_STYLE.get(event.severity, "")
+        console.print(
+            f"[dim]{event.id:>6}  {when(event.detected_at)}[/]  [{style}]{event.kind:<19}[/] "
+            f"{escape(event.title)}" + (f"  [dim]{escape(event.url)}[/]" if event.url else "")
+        )

@@ -1,0 +1,113 @@
+"""`tracker poll`: poll sources now, in this process."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlmodel import col, select
+
+from tracker.cli.context import app_context
+from tracker.cli.output import console, print_json
+from tracker.models import Event
+from tracker.poller import PollReport, poll_sources, select_sources
+
+SHOWN_EVENTS = 20
+
+
+def poll(
+    ctx: typer.Context,
+    source: Annotated[
+        list[int] | None,
+        typer.Option("--source", metavar="ID", help="Only this source (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Poll every enabled source (or the given ones) now and record what changed."""
+    state = app_context(ctx)
+    sources = select_sources(state.db, source)
+    started = time.monotonic()
+    if sys.stdout.isatty() and not as_json and sources:
+        with Progress(
+            TextColumn("Polling"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("poll", total=len(sources), failed=0)
+            failed = 0
+
+            def advance(result) -> None:
+                nonlocal failed
+                failed += not result.ok
+                progress.update(task, advance=1, failed=failed)
+
+            report = poll_sources(state.db, sources, on_result=advance)
+    else:
+        report = poll_sources(state.db, sources)
+    elapsed = time.monotonic() - started
+    if as_json:
+        print_json(_as_json(report, elapsed))
+    else:
+        _print_summary(state, report, elapsed)
+
+
+def _as_json(report: PollReport, elapsed: float) -> dict:
+    return {
+        "sources": len(report.results),
+        "ok": sum(r.ok for r in report.results),
+        "failed": len(report.failed),
+        "unchanged": sum(r.unchanged for r in report.results),
+        "events": len(report.event_ids),
+        "event_ids": report.event_ids,
+        "requests": report.requests,
+        "body_bytes": report.body_bytes,
+        "duration_seconds": round(elapsed, 3),
+        "results": [
+            {
+                "source_id": r.source_id,
+                "kind": r.kind,
+                "name": r.name,
+                "ok": r.ok,
+                "error": r.error,
+                "unchanged": r.unchanged,
+                "events": len(r.event_ids),
+                "requests": r.requests,
+            }
+            for r in report.results
+        ],
+    }
+
+
+def _print_summary(state, report: PollReport, elapsed: float) -> None:
+    results = report.results
+    if not results:
+        console.print("No sources to poll. Add one with `tracker sources add feed URL`.")
+        return
+    ok = sum(r.ok for r in results)
+    unchanged = sum(r.unchanged for r in results)
+    console.print(
+        f"Polled {len(results)} source{'s' * (len(results) != 1)} in {elapsed:.1f}s: "
+        f"{ok} ok ({unchanged} unchanged), {len(report.failed)} failed; "
+        f"{len(report.event_ids)} new event{'s' * (len(report.event_ids) != 1)}."
+    )
+    for r in report.failed:
+        console.print(f"  [red]failed[/] {r.source_id} {escape(r.name)}: {escape(r.error or '')}")
+    if report.event_ids:
+        with state.db.session() as session:
+            shown = session.exec(
+                select(Event)
+                .where(col(Event.id).in_(report.event_ids[:SHOWN_EVENTS]))
+                .order_by(col(Event.id))
+            ).all()
+        for event in shown:
+            console.print(f"  [cyan]{event.kind}[/] {escape(event.title)}")
+        if len(report.event_ids) > SHOWN_EVENTS:
+            console.print(f"  … and {len(report.event_ids) - SHOWN_EVENTS} more: `tracker events`")

@@ -1,0 +1,171 @@
+"""`tracker sources ...`: add, list, remove, import and export what is watched."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tracker import catalog, watchlist
+from tracker.catalog import SourceSpec
+from tracker.cli.context import app_context
+from tracker.cli.output import ago, console, errors, print_json
+from tracker.durations import format_duration, parse_duration
+from tracker.errors import UserError
+from tracker.models import SourcePublic
+
+app = typer.Typer(
+    help="Add, list, remove, import and export watched sources.", no_args_is_help=True
+)
+add_app = typer.Typer(help="Watch a Hub author or repo, a feed, or a page.", no_args_is_help=True)
+app.add_typer(add_app, name="add")
+
+Every = Annotated[str | None, typer.Option("--every", help="Poll interval: 30s, 15m, 1h, 1d.")]
+Name = Annotated[str | None, typer.Option("--name", help="A display name.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the source as JSON.")]
+
+
+def _add(ctx: typer.Context, spec: SourceSpec, as_json: bool) -> None:
+    state = app_context(ctx)
+    spec = catalog.checked(spec, state.settings)
+    with state.db.session() as session:
+        source = catalog.add(session, spec)
+        public = SourcePublic.of(source)
+    if as_json:
+        print_json(public)
+    else:
+        console.print(
+            f"Added source {public.id}: {public.kind} {escape(public.target)}, "
+            f"every {format_duration(public.every_seconds)}. "
+            "The first poll records what exists; later polls report what changes."
+        )
+
+
+@add_app.command("feed")
+def add_feed(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="The feed's URL (RSS, Atom or RDF).")],
+    every: Every = None,
+    name: Name = None,
+    as_json: Json = False,
+) -> None:
+    """Watch an RSS, Atom or RDF feed: each new entry becomes a post.published event."""
+    every_seconds = parse_duration(every) if every else None
+    _add(ctx, SourceSpec("feed", url, name, every_seconds), as_json)
+
+
+@app.command("list")
+def list_sources(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List watched sources and their health."""
+    state = app_context(ctx)
+    with state.db.session() as session:
+        sources = [SourcePublic.of(s) for s in catalog.all_sources(session)]
+    if as_json:
+        print_json(sources)
+        return
+    if not sources:
+        console.print("No sources yet. Add one with `tracker sources add feed URL`.")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("ID", "KIND", "NAME / TARGET", "EVERY", "LAST POLL", "STATUS"):
+        table.add_column(column)
+    for s in sources:
+        label = escape(s.name or s.target) + ("" if not s.name else f"\n[dim]{escape(s.target)}[/]")
+        if s.last_error:
+            status = f"[red]failing, {s.consecutive_failures} in a row[/]: {escape(s.last_error)}"
+        elif s.last_polled_at is None:
+            status = "[dim]not polled yet[/]"
+        else:
+            status = "[green]ok[/]"
+        if not s.enabled:
+            status = "[dim]disabled[/] " + status
+        table.add_row(
+            str(s.id),
+            s.kind,
+            label,
+            format_duration(s.every_seconds),
+            ago(s.last_polled_at),
+            status,
+        )
+    console.print(table)
+
+
+@app.command("remove")
+def remove_source(
+    ctx: typer.Context,
+    source_id: Annotated[int, typer.Argument(metavar="ID", help="The source's id.")],
+) -> None:
+    """Stop watching a source; its events stay in the log."""
+    state = app_context(ctx)
+    with state.db.session() as session:
+        source = catalog.remove(session, source_id)
+    console.print(f"Removed source {source_id}: {escape(source.name or source.target)}.")
+
+
+@app.command("import")
+def import_sources(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A TOML watch list or OPML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Add every source of a watch list that is not watched yet (safe to repeat)."""
+    state = app_context(ctx)
+    specs = watchlist.read(file)
+    checked = _check_all(specs, state.settings, file.name)
+    added, existing = [], []
+    with state.db.session() as session:
+        for spec in dict.fromkeys(checked):
+            found = catalog.find(session, spec)
+            if found is not None:
+                existing.append(found.id)
+            else:
+                added.append(SourcePublic.of(catalog.add(session, spec)))
+    if as_json:
+        print_json({"added": added, "existing": existing})
+    else:
+        console.print(f"Imported {file.name}: {len(added)} added, {len(existing)} already watched.")
+
+
+def _check_all(specs: list[SourceSpec], settings, where: str) -> list[SourceSpec]:
+    """Check every spec before anything is stored; DNS lookups for the guard run in parallel."""
+
+    def check(numbered: tuple[int, SourceSpec]) -> SourceSpec:
+        n, spec = numbered
+        try:
+            return catalog.checked(spec, settings)
+        except UserError as exc:
+            raise UserError(f"{where}: source {n} ({spec.target}): {exc}") from None
+
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(check, enumerate(specs, 1)))
+
+
+@app.command("export")
+def export_sources(
+    ctx: typer.Context,
+    format: Annotated[
+        str, typer.Option("--format", help="toml (every source) or opml (feeds only).")
+    ] = "toml",
+) -> None:
+    """Print the watch list as TOML (re-importable) or OPML (for feed readers)."""
+    if format not in ("toml", "opml"):
+        raise UserError(f"unknown format {format!r}: use toml or opml")
+    state = app_context(ctx)
+    with state.db.session() as session:
+        sources = catalog.all_sources(session)
+    if format == "opml":
+        left_out = sum(1 for s in sources if s.kind != "feed")
+        if left_out:
+            errors.print(
+                f"note: {left_out} non-feed sources are not part of OPML; use --format toml"
+            )
+        typer.echo(watchlist.to_opml(sources), nl=False)
+    else:
+        typer.echo(watchlist.to_toml(sources), nl=False)

@@ -1,0 +1,67 @@
+"""Typed settings, read once at the edge (CLI, web app, worker) and passed inward."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+def default_home() -> Path:
+    return Path.home() / ".local" / "share" / "release-tracker"
+
+
+class Settings(BaseSettings):
+    """Everything the tracker can be configured with; `TRACKER_*` variables or a `.env` file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRACKER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None
+    broker_url: str | None = None
+    allow_private_networks: bool = False
+    api_token: str | None = None
+
+    # How hard a poll may push: sources in flight at once, and per host.
+    poll_concurrency: int = Field(default=32, ge=1, le=1000)
+    per_host_limit: int = Field(default=4, ge=1, le=100)
+    # HTTP limits for feeds and pages.
+    http_timeout_seconds: float = Field(default=20.0, gt=0)
+    http_max_redirects: int = Field(default=5, ge=0, le=20)
+    http_max_bytes: int = Field(default=10 * MIB, ge=1024)
+    user_agent: str = "release-tracker/0.1 (+https://github.com/release-tracker/release-tracker)"
+    # A source that failed this many polls in a row emits `source.failing`.
+    failing_after: int = Field(default=3, ge=1)
+
+    hf_endpoint: str = Field(
+        default="https://huggingface.co",
+        validation_alias=AliasChoices("HF_ENDPOINT", "TRACKER_HF_ENDPOINT"),
+    )
+    hf_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("HF_TOKEN", "TRACKER_HF_TOKEN")
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        return value or None
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the SQLite file under `home`."""
+        return self.database_url or f"sqlite:///{self.home / 'tracker.db'}"

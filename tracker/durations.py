@@ -1,0 +1,50 @@
+"""Parsing of the durations and times users type: `30s`, `15m`, `1h`, `1d`, ISO 8601."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from tracker.errors import UserError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+)\s*([smhdw])")
+_WHOLE = re.compile(r"(?:\d+\s*[smhdw]\s*)+")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in `30s`, `15m`, `1h`, `1d`, `2w` or a combination such as `1h30m`."""
+    cleaned = text.strip().lower()
+    if not _WHOLE.fullmatch(cleaned):
+        raise UserError(
+            f"invalid duration {text!r}: use a number and a unit, e.g. 30s, 15m, 1h, 1d"
+        )
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
+    if seconds <= 0:
+        raise UserError(f"invalid duration {text!r}: must be more than zero")
+    return seconds
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """A point in time: a duration ago (`7d`) or an ISO 8601 date or datetime (UTC if naive)."""
+    now = now or datetime.now(UTC)
+    cleaned = text.strip()
+    if _WHOLE.fullmatch(cleaned.lower()):
+        return now - timedelta(seconds=parse_duration(cleaned))
+    try:
+        moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"invalid time {text!r}: use a duration such as 7d or an ISO 8601 date/time"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact spelling: 900 -> `15m`, 5400 -> `1h30m`."""
+    parts = []
+    for unit in ("d", "h", "m", "s"):
+        count, seconds = divmod(seconds, _UNITS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"

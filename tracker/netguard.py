@@ -1,0 +1,86 @@
+"""The private-network guard: user-supplied URLs must not reach the machine's own networks.
+
+Sources and alert targets are URLs that anyone with write access can enter. Without this
+guard they could make the tracker probe loopback services, the cloud metadata address or
+the office LAN. Addresses are checked after DNS resolution, at the moment a connection is
+opened (so every redirect hop and DNS rebinding are covered too).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+
+ALLOW_HINT = "set TRACKER_ALLOW_PRIVATE_NETWORKS=true to allow it"
+
+
+class BlockedAddressError(Exception):
+    """A URL's host is, or resolves to, a loopback, private, link-local or reserved address."""
+
+
+def is_public(address: str) -> bool:
+    """Whether an IP address belongs to the public internet."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, literal IPs included."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def check_host(host: str, port: int) -> list[str]:
+    """The host's addresses, or BlockedAddressError if any of them is not public."""
+    addresses = resolve(host, port)
+    for address in addresses:
+        if not is_public(address):
+            shown = host if host == address else f"{host} ({address})"
+            raise BlockedAddressError(f"{shown} is a private or local address; {ALLOW_HINT}")
+    return addresses
+
+
+def check_url(url: str) -> None:
+    """Check an http(s) URL's host before it is stored; DNS failures pass (checked on use)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        check_host(host, port)
+    except (socket.gaierror, UnicodeError):
+        # Unresolvable now (offline, typo, split-horizon DNS): the connect-time check below
+        # still guards every fetch.
+        return
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore's network backend, refusing connections to non-public addresses."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = check_host(host, port)
+        except socket.gaierror as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror}") from exc
+        # Connect to the address that was checked, not to a second (possibly different)
+        # answer of the resolver; TLS still verifies the certificate against `host`.
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error

@@ -1,0 +1,125 @@
+"""Polling: fetch each source, detect what changed, record it; many sources at once.
+
+`poll_source` is the unit of work (the Celery task and the embedded scheduler call it too);
+`poll_sources` runs it over a bounded thread pool for `tracker poll`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlmodel import select
+
+from tracker import store
+from tracker.db import Database
+from tracker.errors import UserError
+from tracker.http import Fetcher, FetchError
+from tracker.models import Source
+from tracker.sources import kind_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceResult:
+    """How polling one source went."""
+
+    source_id: int
+    kind: str
+    name: str
+    ok: bool
+    error: str | None = None
+    unchanged: bool = False
+    event_ids: list[int] = field(default_factory=list)
+    requests: int = 0
+
+
+@dataclass
+class PollReport:
+    """How a whole poll run went."""
+
+    results: list[SourceResult] = field(default_factory=list)
+    requests: int = 0
+    body_bytes: int = 0
+
+    @property
+    def event_ids(self) -> list[int]:
+        return sorted(i for result in self.results for i in result.event_ids)
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        return [result for result in self.results if not result.ok]
+
+
+def poll_source(db: Database, fetcher: Fetcher, source_id: int) -> SourceResult:
+    """Poll one source and record the outcome; never raises for a failing source."""
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            raise UserError(f"no source with id {source_id}")
+    kind = kind_of(source.kind)
+    result = SourceResult(source.id, source.kind, store.display_name(source), ok=True)
+    try:
+        observation = kind.fetch(source, fetcher, db.settings)
+    except FetchError as exc:
+        result.ok, result.error = False, str(exc)
+    except Exception as exc:  # a bug in one source's handling must not stop the others
+        log.exception("unexpected error polling source %s", source_id)
+        result.ok, result.error = False, f"internal error: {type(exc).__name__}: {exc}"[:500]
+    now = datetime.now(UTC)
+    with db.session() as session:
+        current = store.lock_source(session, source_id)
+        if current is None:  # removed while it was being fetched
+            return result
+        if result.ok:
+            result.unchanged = observation.unchanged
+            result.requests = observation.requests
+            result.event_ids = store.record_success(
+                session, current, observation, now=now, settings=db.settings
+            )
+        else:
+            result.event_ids = store.record_failure(
+                session, current, result.error or "", now=now, settings=db.settings
+            )
+    return result
+
+
+def select_sources(db: Database, source_ids: Sequence[int] | None) -> list[Source]:
+    """The sources a poll covers: the given ids (all must exist), else every enabled one."""
+    with db.session() as session:
+        if source_ids:
+            found = {s.id: s for s in session.exec(select(Source).where(Source.id.in_(source_ids)))}
+            missing = [str(i) for i in source_ids if i not in found]
+            if missing:
+                raise UserError(f"no source with id {', '.join(missing)}")
+            return [found[i] for i in dict.fromkeys(source_ids)]
+        return list(session.exec(select(Source).where(Source.enabled).order_by(Source.id)))
+
+
+def poll_sources(
+    db: Database,
+    sources: Sequence[Source],
+    *,
+    on_result: Callable[[SourceResult], None] | None = None,
+) -> PollReport:
+    """Poll sources concurrently (bounded pool, per-host limit in the fetcher)."""
+    report = PollReport()
+    lock = threading.Lock()
+    workers = max(1, min(db.settings.poll_concurrency, len(sources)))
+    with Fetcher(db.settings) as fetcher, ThreadPoolExecutor(workers, "poll") as pool:
+        futures = [pool.submit(poll_source, db, fetcher, source.id) for source in sources]
+        for future in as_completed(futures):
+            result = future.result()
+            with lock:
+                report.results.append(result)
+            if on_result:
+                on_result(result)
+        report.requests = fetcher.requests
+        report.body_bytes = fetcher.body_bytes
+    report.results.sort(key=lambda r: r.source_id)
+    return report

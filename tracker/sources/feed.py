@@ -1,0 +1,128 @@
+"""RSS, Atom and RDF feeds: fetch with a conditional GET, parse with feedparser."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from tracker.http import Fetcher, FetchError, Validators
+from tracker.observations import FeedEntry, Observation
+from tracker.text import html_to_text, one_line
+
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+SUMMARY_CHARS = 500
+# Keys longer than this are hashed: a few feeds put whole URLs with tracking data in guids.
+MAX_KEY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A feed document's title and entries."""
+
+    title: str | None
+    entries: list[FeedEntry]
+
+
+class NotAFeedError(FetchError):
+    """The body is not RSS, Atom or RDF (an HTML page, an error page, garbage)."""
+
+
+def fetch(
+    url: str, fetcher: Fetcher, *, validators: Validators | None, last_hash: str | None
+) -> Observation:
+    """Fetch a feed; parse it only if the server sent something new."""
+    response = fetcher.get(url, validators=validators, accept=ACCEPT)
+    if response.not_modified:
+        return Observation(
+            unchanged=True,
+            validators=validators,
+            content_hash=last_hash,
+            requests=response.requests,
+        )
+    digest = response.body_hash
+    if digest == last_hash:
+        # Many servers ignore conditional requests but send identical bytes; parsing them
+        # again would be the most expensive part of polling an unchanged feed.
+        return Observation(
+            unchanged=True,
+            validators=response.validators,
+            content_hash=digest,
+            requests=response.requests,
+        )
+    parsed = parse(
+        response.body, url=response.url, content_type=response.headers.get("content-type")
+    )
+    return Observation(
+        unchanged=False,
+        items=parsed.entries,
+        title=parsed.title,
+        validators=response.validators,
+        content_hash=digest,
+        requests=response.requests,
+    )
+
+
+def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Entries of a feed document (pure); raises NotAFeedError for anything else."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    result = feedparser.parse(body, response_headers=headers, sanitize_html=True)
+    if not result.get("version"):
+        raise NotAFeedError(_not_a_feed_reason(body, content_type, result))
+    feed = result.get("feed", {})
+    return ParsedFeed(
+        title=one_line(feed.get("title", "")) or None,
+        entries=[_entry(raw) for raw in result.entries],
+    )
+
+
+def _entry(raw: Any) -> FeedEntry:
+    title = one_line(raw.get("title", ""))
+    link = raw.get("link") or None
+    summary = html_to_text(raw.get("summary", ""))[:SUMMARY_CHARS]
+    return FeedEntry(
+        key=_identity(raw, link, title, summary),
+        title=title or (link or "(untitled)"),
+        link=link,
+        published_at=_time(raw.get("published_parsed") or raw.get("updated_parsed")),
+        summary=summary,
+        author=one_line(raw.get("author", "")) or None,
+    )
+
+
+def _identity(raw: Any, link: str | None, title: str, summary: str) -> str:
+    """guid, else link, else a hash of the content."""
+    key = (raw.get("id") or "").strip() or link
+    if not key:
+        key = "sha256:" + hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+    if len(key) > MAX_KEY_CHARS:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def _time(parsed: time.struct_time | None) -> datetime | None:
+    # feedparser normalises every date format it understands to a UTC struct_time.
+    if not parsed:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+
+
+def _not_a_feed_reason(body: bytes, content_type: str | None, result: Any) -> str:
+    if not body.strip():
+        return "not a feed: the response is empty"
+    head = body[:1024].lstrip().lower()
+    if (content_type and "html" in content_type) or head.startswith((b"<!doctype html", b"<html")):
+        return "not a feed: the server sent an HTML page"
+    problem = result.get("bozo_exception")
+    detail = f" ({one_line(str(problem))[:120]})" if problem else ""
+    return f"not a feed: cannot read RSS, Atom or RDF in the response{detail}"

@@ -1,0 +1,174 @@
+"""Recording a poll: item states, events and source health, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from tracker.config import Settings
+from tracker.detect import Detection
+from tracker.detect.lifecycle import Health, baselined, on_failure, on_success
+from tracker.events import EventDraft
+from tracker.models import Event, Item, Source
+from tracker.observations import Observation
+from tracker.sources import kind_of
+
+MAX_BACKOFF = timedelta(days=1)
+
+
+def display_name(source: Source) -> str:
+    return source.name or source.target
+
+
+def health_of(source: Source) -> Health:
+    return Health(
+        subject=source.target,
+        name=display_name(source),
+        consecutive_failures=source.consecutive_failures,
+        failing_since=source.failing_since,
+    )
+
+
+def record_success(
+    session: Session, source: Source, observation: Observation, *, now: datetime, settings: Settings
+) -> list[int]:
+    """Store what a successful fetch observed; returns the ids of the new events."""
+    drafts: list[EventDraft] = []
+    recovered = on_success(health_of(source), threshold=settings.failing_after)
+    if recovered:
+        drafts.append(recovered)
+    if not observation.unchanged:
+        kind = kind_of(source.kind)
+        previous = load_item_states(session, source.id)
+        detection = kind.detect(previous, observation.items, source.baselined_at is not None)
+        write_items(session, source.id, detection, now=now)
+        drafts.extend(detection.events)
+        if source.baselined_at is None:
+            source.baselined_at = now
+            if source.name is None and observation.title:
+                source.name = observation.title[:300]
+            drafts.append(
+                baselined(health_of(source), items=len(detection.upserts), noun=kind.item_noun)
+            )
+        if observation.validators is not None:
+            source.etag = observation.validators.etag
+            source.last_modified = observation.validators.last_modified
+        source.content_hash = observation.content_hash
+    elif observation.validators is not None:
+        source.etag = observation.validators.etag or source.etag
+        source.last_modified = observation.validators.last_modified or source.last_modified
+        source.content_hash = observation.content_hash
+    source.last_polled_at = now
+    source.last_success_at = now
+    source.last_error = None
+    source.consecutive_failures = 0
+    source.failing_since = None
+    source.next_poll_at = now + timedelta(seconds=source.every_seconds)
+    session.add(source)
+    return insert_events(session, source.id, drafts, now=now)
+
+
+def record_failure(
+    session: Session, source: Source, error: str, *, now: datetime, settings: Settings
+) -> list[int]:
+    """Count a failed poll; `source.failing` when the streak reaches the threshold."""
+    health, failing = on_failure(
+        health_of(source), error, now=now, threshold=settings.failing_after
+    )
+    source.last_polled_at = now
+    source.last_error = error[:1000]
+    source.consecutive_failures = health.consecutive_failures
+    source.failing_since = health.failing_since
+    source.next_poll_at = now + backoff(source.every_seconds, health.consecutive_failures)
+    session.add(source)
+    return insert_events(session, source.id, [failing] if failing else [], now=now)
+
+
+def backoff(every_seconds: int, failures: int) -> timedelta:
+    """Wait twice as long after each failure in a row, at most a day."""
+    delay = timedelta(seconds=every_seconds * 2 ** min(failures - 1, 20))
+    return min(delay, max(MAX_BACKOFF, timedelta(seconds=every_seconds)))
+
+
+def load_item_states(session: Session, source_id: int | None) -> dict[str, dict]:
+    rows = session.exec(select(Item.key, Item.data).where(Item.source_id == source_id))
+    return {key: data for key, data in rows}
+
+
+def write_items(
+    session: Session, source_id: int | None, detection: Detection, *, now: datetime
+) -> None:
+    if not detection.upserts:
+        return
+    existing = {
+        item.key: item
+        for item in session.exec(
+            select(Item).where(Item.source_id == source_id, Item.key.in_(list(detection.upserts)))
+        )
+    }
+    for key, data in detection.upserts.items():
+        item = existing.get(key)
+        if item is None:
+            session.add(
+                Item(source_id=source_id, key=key, data=data, first_seen_at=now, changed_at=now)
+            )
+        else:
+            item.data = data
+            item.changed_at = now
+            session.add(item)
+
+
+def insert_events(
+    session: Session, source_id: int | None, drafts: Sequence[EventDraft], *, now: datetime
+) -> list[int]:
+    """Insert events, skipping any whose idempotency key is already stored."""
+    if not drafts:
+        return []
+    rows = [
+        {
+            "key": draft.key(source_id),
+            "kind": draft.kind,
+            "severity": draft.severity,
+            "source_id": source_id,
+            "subject": draft.subject[:2048],
+            "title": draft.title[:1000],
+            "url": draft.url[:2048] if draft.url else None,
+            "detected_at": now,
+            "published_at": draft.published_at,
+            "before": draft.before,
+            "after": draft.after,
+            "data": draft.data,
+        }
+        for draft in drafts
+    ]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    ids: list[int] = []
+    # Chunks keep each statement under SQLite's limit on bound parameters.
+    for start in range(0, len(rows), 500):
+        statement = (
+            insert(Event)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(Event.id)
+        )
+        ids.extend(session.execute(statement).scalars())
+    return sorted(ids)
+
+
+def lock_source(session: Session, source_id: int) -> Source | None:
+    """Load a source for writing; on PostgreSQL, concurrent writers of one source queue up."""
+    statement = select(Source).where(Source.id == source_id)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return session.exec(statement).first()
+
+
+def count_items(session: Session, source_id: int) -> int:
+    return session.exec(
+        select(sa.func.count()).select_from(Item).where(Item.source_id == source_id)
+    ).one()
