@@ -11,6 +11,9 @@ from tracker.errors import UserError
 from tracker.models import Source
 from tracker.sources import kind_of, normalize_http_url
 
+MIN_EVERY = 30
+MAX_EVERY = 30 * 86400
+
 
 @dataclass(frozen=True)
 class SourceSpec:
@@ -35,9 +38,16 @@ def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
     if name and len(name) > 300:
         raise UserError("name too long: at most 300 characters")
     every = spec.every_seconds or kind.default_every
-    if every < 30:
+    if every < MIN_EVERY:
         raise UserError("interval too short: at least 30s")
+    if every > MAX_EVERY:
+        raise UserError("interval too long: at most 30d")
     return SourceSpec(kind.name, target, name, every, spec.types, spec.links)
+
+
+def identity(spec: SourceSpec) -> tuple[str, str, str | None]:
+    """What makes two specs the same source: kind, target and options, not name or interval."""
+    return (spec.kind, spec.target, spec.links)
 
 
 def find(session: Session, spec: SourceSpec) -> Source | None:

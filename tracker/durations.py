@@ -10,6 +10,8 @@ from tracker.errors import UserError
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
 _WHOLE = re.compile(r"(?:\d+\s*[smhdw]\s*)+")
+# Far beyond any sensible interval, well within what datetimes and databases can hold.
+MAX_SECONDS = 100 * 365 * 86400
 
 
 def parse_duration(text: str) -> int:
@@ -22,6 +24,8 @@ def parse_duration(text: str) -> int:
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
     if seconds <= 0:
         raise UserError(f"invalid duration {text!r}: must be more than zero")
+    if seconds > MAX_SECONDS:
+        raise UserError(f"invalid duration {text!r}: at most 100 years")
     return seconds
 
 
@@ -30,7 +34,10 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     cleaned = text.strip()
     if _WHOLE.fullmatch(cleaned.lower()):
-        return now - timedelta(seconds=parse_duration(cleaned))
+        try:
+            return now - timedelta(seconds=parse_duration(cleaned))
+        except OverflowError:
+            raise UserError(f"invalid time {text!r}: too far in the past") from None
     try:
         moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:

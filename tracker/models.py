@@ -22,6 +22,10 @@ Timestamp = Annotated[
 ]
 
 
+# Ids are 32-bit integers on PostgreSQL; larger numbers can name nothing.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -39,3 +39,80 @@ class Observation:
     validators: Validators | None = None
     content_hash: str | None = None
     requests: int = 1
+
+
+REPO_TYPES = ("model", "dataset", "space")
+
+
+@dataclass(frozen=True)
+class RepoState:
+    """What the Hub shows of one repository: the fields openness detection reads."""
+
+    type: str
+    id: str
+    gated: bool | str = False  # False, "auto" or "manual"; spaces are never gated
+    license: str | None = None
+    license_name: str | None = None
+    license_link: str | None = None
+    sha: str | None = None
+    private: bool = False
+    disabled: bool = False
+    created_at: datetime | None = None
+    last_modified: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return repo_key(self.type, self.id)
+
+    @property
+    def visible(self) -> bool:
+        """Whether the public can see the repo: private or disabled repos count as withdrawn."""
+        return not (self.private or self.disabled)
+
+    def state(self) -> dict[str, Any]:
+        """What is stored of the repo between polls."""
+        return {
+            "type": self.type,
+            "id": self.id,
+            "gated": self.gated,
+            "license": self.license,
+            "license_name": self.license_name,
+            "license_link": self.license_link,
+            "sha": self.sha,
+        }
+
+
+def repo_key(repo_type: str, repo_id: str) -> str:
+    """Item key of a repo: ids are unique per type only (a model and a data set may share one)."""
+    return f"{repo_type}:{repo_id}"
+
+
+@dataclass(frozen=True)
+class Gone:
+    """An info call confirmed the repo is not publicly visible any more."""
+
+    type: str
+    id: str
+    reason: str  # "not_found" (deleted, or private to us), "private" or "disabled"
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """An info call on the old id was redirected: the repo lives on under a new id."""
+
+    old_type: str
+    old_id: str
+    new: RepoState
+
+
+@dataclass
+class HubSnapshot:
+    """What one poll saw of a Hub source.
+
+    `listed` holds every repo of complete listings (an author source); `checked` the
+    outcome of info calls, by the key that was asked about. A stored repo that is in
+    neither is left as it was: nothing was learnt about it.
+    """
+
+    listed: dict[str, RepoState] = field(default_factory=dict)
+    checked: dict[str, RepoState | Gone | Renamed] = field(default_factory=dict)

@@ -22,8 +22,8 @@ def read(path: Path) -> list[SourceSpec]:
         raw = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    head = raw.lstrip()[:200].lower()
-    if head.startswith(b"<?xml") or head.startswith(b"<opml"):
+    # Any XML (declaration, comment, doctype or <opml> first, BOM or not) is read as OPML.
+    if raw.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<"):
         return read_opml(raw, path.name)
     return read_toml(raw, path.name)
 
@@ -34,7 +34,7 @@ def read_toml(raw: bytes, where: str) -> list[SourceSpec]:
         document = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UserError(f"{where}: not a valid TOML watch list or OPML file ({exc})") from None
-    tables = document.get("sources")
+    tables = document.get("sources", [] if not document else None)
     if not isinstance(tables, list):
         raise UserError(f"{where}: expected [[sources]] tables")
     return [_spec_of(table, f"{where}: source {n}") for n, table in enumerate(tables, 1)]

@@ -12,7 +12,7 @@ from tracker.cli.output import console, print_json, when
 from tracker.durations import parse_since
 from tracker.eventlog import EventFilter, query
 from tracker.events import KINDS
-from tracker.models import EventPublic
+from tracker.models import MAX_ID, EventPublic
 
 SEVERITY_STYLE = {"info": "dim", "notice": "cyan", "warning": "yellow", "critical": "bold red"}
 
@@ -27,12 +27,15 @@ def events(
         ),
     ] = None,
     source: Annotated[
-        int | None, typer.Option("--source", metavar="ID", help="Only this source.")
+        int | None,
+        typer.Option("--source", metavar="ID", min=1, max=MAX_ID, help="Only this source."),
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only events since: 7d, 12h, or an ISO 8601 time.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many events.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="At most this many events.")
+    ] = 50,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list, newest first.")
     ] = False,

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from tracker.cli.context import app_context
 from tracker.cli.output import console, print_json
-from tracker.models import Event
+from tracker.models import MAX_ID, Event
 from tracker.poller import PollReport, poll_sources, select_sources
 
 SHOWN_EVENTS = 20
@@ -23,7 +23,9 @@ def poll(
     ctx: typer.Context,
     source: Annotated[
         list[int] | None,
-        typer.Option("--source", metavar="ID", help="Only this source (repeatable)."),
+        typer.Option(
+            "--source", metavar="ID", min=1, max=MAX_ID, help="Only this source (repeatable)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:

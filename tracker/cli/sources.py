@@ -16,7 +16,7 @@ from tracker.cli.context import app_context
 from tracker.cli.output import ago, console, errors, print_json
 from tracker.durations import format_duration, parse_duration
 from tracker.errors import UserError
-from tracker.models import SourcePublic
+from tracker.models import MAX_ID, SourcePublic
 
 app = typer.Typer(
     help="Add, list, remove, import and export watched sources.", no_args_is_help=True
@@ -100,7 +100,9 @@ def list_sources(
 @app.command("remove")
 def remove_source(
     ctx: typer.Context,
-    source_id: Annotated[int, typer.Argument(metavar="ID", help="The source's id.")],
+    source_id: Annotated[
+        int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="The source's id.")
+    ],
 ) -> None:
     """Stop watching a source; its events stay in the log."""
     state = app_context(ctx)
@@ -121,7 +123,8 @@ def import_sources(
     checked = _check_all(specs, state.settings, file.name)
     added, existing = [], []
     with state.db.session() as session:
-        for spec in dict.fromkeys(checked):
+        unique = {catalog.identity(spec): spec for spec in reversed(checked)}
+        for spec in reversed(unique.values()):
             found = catalog.find(session, spec)
             if found is not None:
                 existing.append(found.id)

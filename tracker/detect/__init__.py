@@ -14,7 +14,8 @@ from tracker.events import EventDraft
 
 @dataclass
 class Detection:
-    """What a poll changes: item states to write (by key) and the events it yields."""
+    """What a poll changes: item states to write or delete (by key) and the events it yields."""
 
     upserts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    removals: set[str] = field(default_factory=set)
     events: list[EventDraft] = field(default_factory=list)

@@ -1,0 +1,214 @@
+"""Hub detection: releases, gating, license revisions, withdrawals, restorations, renames.
+
+Input is the stored state of each repo (by key) and a `HubSnapshot`; output is the new
+states and the events. Stored states carry `rev`, a counter bumped on every change, so
+each transition has its own fingerprint: a repo gated, ungated and gated again yields two
+`access.gated` events, while re-running one poll yields none twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tracker.detect import Detection
+from tracker.events import EventDraft
+from tracker.observations import Gone, HubSnapshot, Renamed, RepoState
+
+AVAILABLE = "available"
+WITHDRAWN = "withdrawn"
+LICENSE_FIELDS = ("license", "license_name", "license_link")
+GATE_WORDS = {"auto": "automatic approval", "manual": "manual approval"}
+
+
+def repo_url(endpoint: str, repo_type: str, repo_id: str) -> str:
+    """The repo's page on the Hub in use."""
+    prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type]
+    return f"{endpoint.rstrip('/')}/{prefix}{repo_id}"
+
+
+def detect_repos(
+    previous: Mapping[str, Mapping[str, Any]],
+    snapshot: HubSnapshot,
+    *,
+    baselined: bool,
+    endpoint: str,
+) -> Detection:
+    detection = Detection()
+    rules = _Rules(previous, detection, baselined=baselined, endpoint=endpoint)
+    rename_targets = {
+        outcome.new.key for outcome in snapshot.checked.values() if isinstance(outcome, Renamed)
+    }
+    for key, outcome in [*snapshot.listed.items(), *snapshot.checked.items()]:
+        if isinstance(outcome, Renamed):
+            rules.renamed(key, outcome)
+        elif isinstance(outcome, Gone):
+            rules.gone(key, outcome.type, outcome.id, outcome.reason)
+        elif not outcome.visible:
+            rules.gone(key, outcome.type, outcome.id, "disabled" if outcome.disabled else "private")
+        elif key not in previous and key in rename_targets:
+            continue  # its old id is in `checked` as a rename; handled there
+        else:
+            rules.seen(key, outcome)
+    return detection
+
+
+class _Rules:
+    """The rules, sharing the poll's previous states, output and Hub endpoint."""
+
+    def __init__(
+        self,
+        previous: Mapping[str, Mapping[str, Any]],
+        detection: Detection,
+        *,
+        baselined: bool,
+        endpoint: str,
+    ) -> None:
+        self.previous = previous
+        self.detection = detection
+        self.baselined = baselined
+        self.endpoint = endpoint
+
+    def seen(self, key: str, repo: RepoState) -> None:
+        """The repo is publicly visible."""
+        before = self.previous.get(key)
+        if before is None:
+            self._write(key, repo.state() | {"status": AVAILABLE, "rev": 0})
+            if self.baselined:
+                self._emit(
+                    repo,
+                    f"{repo.type}.published",
+                    f"New {repo.type}: {repo.id}",
+                    0,
+                    after=_public(repo.state()),
+                    published_at=repo.created_at,
+                )
+            return
+        self._compare(key, before, repo)
+
+    def gone(self, key: str, repo_type: str, repo_id: str, reason: str) -> None:
+        """The repo is confirmed not publicly visible (deleted, private or disabled)."""
+        before = self.previous.get(key)
+        if before is None:
+            # Never seen visible (a single-repo source whose repo is missing): remember
+            # it as withdrawn, so that its appearance is reported as a restoration.
+            state = {"type": repo_type, "id": repo_id, "status": WITHDRAWN, "reason": reason}
+            self._write(key, state | {"rev": 0})
+            return
+        if before.get("status") == WITHDRAWN:
+            return
+        rev = before.get("rev", 0)
+        self._write(key, dict(before) | {"status": WITHDRAWN, "reason": reason, "rev": rev + 1})
+        self._event(
+            kind="repo.withdrawn",
+            repo_type=repo_type,
+            repo_id=repo_id,
+            title=f"Withdrawn: {repo_id} ({reason.replace('_', ' ')})",
+            rev=rev,
+            before={"status": AVAILABLE},
+            after={"status": WITHDRAWN, "reason": reason},
+        )
+
+    def renamed(self, old_key: str, outcome: Renamed) -> None:
+        """The old id redirects to a new one: move the state, report the rename only."""
+        new = outcome.new
+        before = self.previous.get(old_key)
+        self.detection.removals.add(old_key)
+        if before is None or new.key in self.previous:
+            if new.key in self.previous:
+                self._compare(new.key, self.previous[new.key], new)
+            return
+        self._event(
+            kind="repo.renamed",
+            repo_type=new.type,
+            repo_id=new.id,
+            title=f"Renamed: {outcome.old_id} → {new.id}",
+            rev=before.get("rev", 0),
+            before={"id": outcome.old_id},
+            after={"id": new.id},
+        )
+        self._compare(new.key, dict(before) | {"id": new.id}, new)
+
+    def _compare(self, key: str, before: Mapping[str, Any], repo: RepoState) -> None:
+        rev = before.get("rev", 0)
+        after = repo.state() | {"status": AVAILABLE}
+        if before.get("status") == WITHDRAWN:
+            self._emit(
+                repo,
+                "repo.restored",
+                f"Restored: {repo.id}",
+                rev,
+                before={"status": WITHDRAWN, "reason": before.get("reason")},
+                after={"status": AVAILABLE},
+            )
+        old_gate, new_gate = before.get("gated", False), repo.gated
+        if old_gate != new_gate and "gated" in before:
+            self._gate_event(repo, old_gate, new_gate, rev)
+        old_license = {f: before.get(f) for f in LICENSE_FIELDS}
+        new_license = {f: getattr(repo, f) for f in LICENSE_FIELDS}
+        if old_license != new_license and "license" in before:
+            self._emit(
+                repo,
+                "license.changed",
+                f"License changed: {repo.id}",
+                rev,
+                before=_license_view(old_license, new_license),
+                after=_license_view(new_license, old_license),
+            )
+        old_sha = before.get("sha")
+        if old_sha and repo.sha and old_sha != repo.sha:
+            self._emit(
+                repo,
+                "repo.updated",
+                f"Updated: {repo.id}",
+                rev,
+                before={"sha": old_sha},
+                after={"sha": repo.sha},
+                data={"last_modified": _iso(repo.last_modified)},
+            )
+        if {k: v for k, v in before.items() if k not in ("rev", "reason")} != after:
+            self._write(key, after | {"rev": rev + 1})
+
+    def _gate_event(self, repo: RepoState, old: Any, new: Any, rev: int) -> None:
+        if not old:
+            kind, title = "access.gated", f"Gated ({GATE_WORDS.get(new, new)}): {repo.id}"
+        elif not new:
+            kind, title = "access.ungated", f"Ungated: {repo.id}"
+        else:
+            kind, title = "access.gate_changed", f"Gate now {GATE_WORDS.get(new, new)}: {repo.id}"
+        self._emit(repo, kind, title, rev, before={"gated": old}, after={"gated": new})
+
+    def _emit(self, repo: RepoState, kind: str, title: str, rev: int, **fields: Any) -> None:
+        self._event(kind=kind, repo_type=repo.type, repo_id=repo.id, title=title, rev=rev, **fields)
+
+    def _event(
+        self, *, kind: str, repo_type: str, repo_id: str, title: str, rev: int, **fields: Any
+    ) -> None:
+        data = {"repo_type": repo_type} | fields.pop("data", {})
+        self.detection.events.append(
+            EventDraft(
+                kind=kind,
+                subject=repo_id,
+                title=title,
+                fingerprint=f"{repo_type}@{rev}",
+                url=repo_url(self.endpoint, repo_type, repo_id),
+                data=data,
+                **fields,
+            )
+        )
+
+    def _write(self, key: str, state: dict[str, Any]) -> None:
+        self.detection.upserts[key] = state
+
+
+def _public(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k not in ("type", "id") and v is not None}
+
+
+def _license_view(side: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+    """`license` always; `license_name`/`license_link` when either side has them."""
+    return {f: side[f] for f in LICENSE_FIELDS if f == "license" or side[f] or other[f]}
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
