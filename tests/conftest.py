@@ -24,6 +24,7 @@ from tracker.config import Settings
 from tracker.db import Database, upgrade
 from tracker.models import SQLModel
 
+from .fakehub import FakeHub, fakehub_fixture
 from .sites import Site
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -127,6 +128,14 @@ def site(_http_server: HTTPServer) -> Iterator[Site]:
     _http_server.clear()
     yield Site(_http_server)
     _http_server.clear()
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings) -> Iterator[FakeHub]:
+    """A fake Hub on loopback (two repos per listing page); settings and HF_ENDPOINT point at it."""
+    for running in fakehub_fixture(monkeypatch, tmp_path, page_size=2):
+        settings.hf_endpoint = running.endpoint
+        yield running
 
 
 @dataclass

@@ -10,6 +10,7 @@ from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.models import Source
 from tracker.sources import kind_of, normalize_http_url
+from tracker.sources.hub import parse_target
 
 MIN_EVERY = 30
 MAX_EVERY = 30 * 86400
@@ -30,10 +31,15 @@ class SourceSpec:
 def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
     """The spec with its target normalised and validated, or UserError."""
     kind = kind_of(spec.kind)
-    if kind.name in ("feed", "page"):
-        target = normalize_http_url(spec.target, settings)
+    types = spec.types
+    if kind.name == "hub":
+        hub_target = parse_target(spec.target, spec.types)
+        target = hub_target.repo_id or hub_target.owner
+        types = ",".join(hub_target.types)
     else:
-        target = spec.target.strip()
+        target = normalize_http_url(spec.target, settings)
+        if spec.types:
+            raise UserError("--types applies to hub sources only")
     name = spec.name.strip() if spec.name and spec.name.strip() else None
     if name and len(name) > 300:
         raise UserError("name too long: at most 300 characters")
@@ -42,12 +48,12 @@ def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
         raise UserError("interval too short: at least 30s")
     if every > MAX_EVERY:
         raise UserError("interval too long: at most 30d")
-    return SourceSpec(kind.name, target, name, every, spec.types, spec.links)
+    return SourceSpec(kind.name, target, name, every, types, spec.links)
 
 
-def identity(spec: SourceSpec) -> tuple[str, str, str | None]:
+def identity(spec: SourceSpec) -> tuple[str, str, str | None, str | None]:
     """What makes two specs the same source: kind, target and options, not name or interval."""
-    return (spec.kind, spec.target, spec.links)
+    return (spec.kind, spec.target, spec.types, spec.links)
 
 
 def find(session: Session, spec: SourceSpec) -> Source | None:
@@ -55,7 +61,8 @@ def find(session: Session, spec: SourceSpec) -> Source | None:
     statement = select(Source).where(
         Source.kind == spec.kind,
         Source.target == spec.target,
-        Source.links == spec.links,
+        Source.types == spec.types if spec.types else Source.types.is_(None),
+        Source.links == spec.links if spec.links else Source.links.is_(None),
     )
     return session.exec(statement).first()
 

@@ -21,6 +21,7 @@ KIND_SEVERITY: dict[str, str] = {
     "license.changed": "warning",
     "repo.withdrawn": "warning",
     "repo.restored": "notice",
+    "repo.renamed": "info",
     "post.published": "notice",
     "page.changed": "notice",
     "disclosure.withheld": "warning",

@@ -25,22 +25,6 @@ class FeedEntry:
         return {"title": self.title, "link": self.link}
 
 
-@dataclass
-class Observation:
-    """The result of fetching one source.
-
-    `unchanged` means the server answered 304 or sent the same bytes as last time: there is
-    nothing to parse or detect, only the poll to record.
-    """
-
-    unchanged: bool
-    items: list[Any] = field(default_factory=list)
-    title: str | None = None
-    validators: Validators | None = None
-    content_hash: str | None = None
-    requests: int = 1
-
-
 REPO_TYPES = ("model", "dataset", "space")
 
 
@@ -116,3 +100,20 @@ class HubSnapshot:
 
     listed: dict[str, RepoState] = field(default_factory=dict)
     checked: dict[str, RepoState | Gone | Renamed] = field(default_factory=dict)
+
+
+@dataclass
+class Observation:
+    """The result of fetching one source.
+
+    `unchanged` means the server answered 304 or sent the same bytes as last time: there is
+    nothing to parse or detect, only the poll to record. Feeds fill `items`, the Hub `hub`.
+    """
+
+    unchanged: bool
+    items: list[Any] = field(default_factory=list)
+    title: str | None = None
+    validators: Validators | None = None
+    content_hash: str | None = None
+    requests: int = 1
+    hub: HubSnapshot | None = None

@@ -18,9 +18,10 @@ from sqlmodel import select
 from tracker import store
 from tracker.db import Database
 from tracker.errors import UserError
-from tracker.http import Fetcher, FetchError
+from tracker.http import FetchError
 from tracker.models import Source
-from tracker.sources import kind_of
+from tracker.sources import Clients, kind_of
+from tracker.sources.hub import RateLimitedError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class SourceResult:
     name: str
     ok: bool
     error: str | None = None
+    deferred: bool = False  # the server asked us to wait (HTTP 429): not a failure
     unchanged: bool = False
     event_ids: list[int] = field(default_factory=list)
     requests: int = 0
@@ -45,6 +47,7 @@ class PollReport:
 
     results: list[SourceResult] = field(default_factory=list)
     requests: int = 0
+    hub_requests: int = 0
     body_bytes: int = 0
 
     @property
@@ -53,19 +56,28 @@ class PollReport:
 
     @property
     def failed(self) -> list[SourceResult]:
-        return [result for result in self.results if not result.ok]
+        return [result for result in self.results if not result.ok and not result.deferred]
+
+    @property
+    def deferred(self) -> list[SourceResult]:
+        return [result for result in self.results if result.deferred]
 
 
-def poll_source(db: Database, fetcher: Fetcher, source_id: int) -> SourceResult:
+def poll_source(db: Database, clients: Clients, source_id: int) -> SourceResult:
     """Poll one source and record the outcome; never raises for a failing source."""
     with db.session() as session:
         source = session.get(Source, source_id)
         if source is None:
             raise UserError(f"no source with id {source_id}")
-    kind = kind_of(source.kind)
+        kind = kind_of(source.kind)
+        items = store.load_item_states(session, source_id) if kind.reads_items else {}
     result = SourceResult(source.id, source.kind, store.display_name(source), ok=True)
+    observation = None
+    wait = 0.0
     try:
-        observation = kind.fetch(source, fetcher, db.settings)
+        observation = kind.fetch(source, clients, items)
+    except RateLimitedError as exc:
+        result.ok, result.deferred, result.error, wait = False, True, str(exc), exc.retry_after
     except FetchError as exc:
         result.ok, result.error = False, str(exc)
     except Exception as exc:  # a bug in one source's handling must not stop the others
@@ -76,12 +88,14 @@ def poll_source(db: Database, fetcher: Fetcher, source_id: int) -> SourceResult:
         current = store.lock_source(session, source_id)
         if current is None:  # removed while it was being fetched
             return result
-        if result.ok:
+        if observation is not None:
             result.unchanged = observation.unchanged
             result.requests = observation.requests
             result.event_ids = store.record_success(
                 session, current, observation, now=now, settings=db.settings
             )
+        elif result.deferred:
+            store.record_deferral(session, current, result.error or "", now=now, wait=wait)
         else:
             result.event_ids = store.record_failure(
                 session, current, result.error or "", now=now, settings=db.settings
@@ -111,15 +125,16 @@ def poll_sources(
     report = PollReport()
     lock = threading.Lock()
     workers = max(1, min(db.settings.poll_concurrency, len(sources)))
-    with Fetcher(db.settings) as fetcher, ThreadPoolExecutor(workers, "poll") as pool:
-        futures = [pool.submit(poll_source, db, fetcher, source.id) for source in sources]
+    with Clients(db.settings) as clients, ThreadPoolExecutor(workers, "poll") as pool:
+        futures = [pool.submit(poll_source, db, clients, source.id) for source in sources]
         for future in as_completed(futures):
             result = future.result()
             with lock:
                 report.results.append(result)
             if on_result:
                 on_result(result)
-        report.requests = fetcher.requests
-        report.body_bytes = fetcher.body_bytes
+        report.requests = clients.http_requests + clients.hub_requests
+        report.hub_requests = clients.hub_requests
+        report.body_bytes = clients.body_bytes
     report.results.sort(key=lambda r: r.source_id)
     return report

@@ -45,7 +45,8 @@ def record_success(
     if not observation.unchanged:
         kind = kind_of(source.kind)
         previous = load_item_states(session, source.id)
-        detection = kind.detect(previous, observation.items, source.baselined_at is not None)
+        baselined_before = source.baselined_at is not None
+        detection = kind.detect(previous, observation, baselined_before, source, settings)
         write_items(session, source.id, detection, now=now)
         drafts.extend(detection.events)
         if source.baselined_at is None:
@@ -71,6 +72,16 @@ def record_success(
     source.next_poll_at = now + timedelta(seconds=source.every_seconds)
     session.add(source)
     return insert_events(session, source.id, drafts, now=now)
+
+
+def record_deferral(
+    session: Session, source: Source, reason: str, *, now: datetime, wait: float
+) -> None:
+    """Put a poll off (the server asked us to wait); not a failure of the source."""
+    source.last_polled_at = now
+    source.last_error = reason[:1000]
+    source.next_poll_at = now + timedelta(seconds=max(wait, 1.0))
+    session.add(source)
 
 
 def record_failure(

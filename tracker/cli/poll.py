@@ -66,10 +66,12 @@ def _as_json(report: PollReport, elapsed: float) -> dict:
         "sources": len(report.results),
         "ok": sum(r.ok for r in report.results),
         "failed": len(report.failed),
+        "deferred": len(report.deferred),
         "unchanged": sum(r.unchanged for r in report.results),
         "events": len(report.event_ids),
         "event_ids": report.event_ids,
         "requests": report.requests,
+        "hub_requests": report.hub_requests,
         "body_bytes": report.body_bytes,
         "duration_seconds": round(elapsed, 3),
         "results": [
@@ -79,6 +81,7 @@ def _as_json(report: PollReport, elapsed: float) -> dict:
                 "name": r.name,
                 "ok": r.ok,
                 "error": r.error,
+                "deferred": r.deferred,
                 "unchanged": r.unchanged,
                 "events": len(r.event_ids),
                 "requests": r.requests,
@@ -95,13 +98,18 @@ def _print_summary(state, report: PollReport, elapsed: float) -> None:
         return
     ok = sum(r.ok for r in results)
     unchanged = sum(r.unchanged for r in results)
+    deferred = f", {len(report.deferred)} deferred" if report.deferred else ""
     console.print(
         f"Polled {len(results)} source{'s' * (len(results) != 1)} in {elapsed:.1f}s: "
-        f"{ok} ok ({unchanged} unchanged), {len(report.failed)} failed; "
+        f"{ok} ok ({unchanged} unchanged), {len(report.failed)} failed{deferred}; "
         f"{len(report.event_ids)} new event{'s' * (len(report.event_ids) != 1)}."
     )
     for r in report.failed:
         console.print(f"  [red]failed[/] {r.source_id} {escape(r.name)}: {escape(r.error or '')}")
+    for r in report.deferred:
+        console.print(
+            f"  [yellow]deferred[/] {r.source_id} {escape(r.name)}: {escape(r.error or '')}"
+        )
     if report.event_ids:
         with state.db.session() as session:
             shown = session.exec(

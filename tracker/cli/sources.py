@@ -45,6 +45,29 @@ def _add(ctx: typer.Context, spec: SourceSpec, as_json: bool) -> None:
         )
 
 
+@add_app.command("hub")
+def add_hub(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(metavar="AUTHOR|OWNER/REPO", help="A user or org, or one repo.")
+    ],
+    types: Annotated[
+        str | None,
+        typer.Option(
+            "--types",
+            help="Repo types, comma-separated: model, dataset, space "
+            "(an author: model,dataset; one repo: model).",
+        ),
+    ] = None,
+    every: Every = None,
+    name: Name = None,
+    as_json: Json = False,
+) -> None:
+    """Watch a Hub author's repos, or one repo: releases, gating, licenses, withdrawals."""
+    every_seconds = parse_duration(every) if every else None
+    _add(ctx, SourceSpec("hub", target, name, every_seconds, types=types), as_json)
+
+
 @add_app.command("feed")
 def add_feed(
     ctx: typer.Context,

@@ -33,9 +33,11 @@ def detect_repos(
     *,
     baselined: bool,
     endpoint: str,
+    author: str | None = None,
 ) -> Detection:
+    """Events and new states for one poll; `author` is set for sources watching an author."""
     detection = Detection()
-    rules = _Rules(previous, detection, baselined=baselined, endpoint=endpoint)
+    rules = _Rules(previous, detection, baselined=baselined, endpoint=endpoint, author=author)
     rename_targets = {
         outcome.new.key for outcome in snapshot.checked.values() if isinstance(outcome, Renamed)
     }
@@ -63,11 +65,13 @@ class _Rules:
         *,
         baselined: bool,
         endpoint: str,
+        author: str | None,
     ) -> None:
         self.previous = previous
         self.detection = detection
         self.baselined = baselined
         self.endpoint = endpoint
+        self.author = author
 
     def seen(self, key: str, repo: RepoState) -> None:
         """The repo is publicly visible."""
@@ -110,26 +114,37 @@ class _Rules:
         )
 
     def renamed(self, old_key: str, outcome: Renamed) -> None:
-        """The old id redirects to a new one: move the state, report the rename only."""
+        """The old id redirects to a new one: move the state along, report only the rename."""
         new = outcome.new
         before = self.previous.get(old_key)
         self.detection.removals.add(old_key)
-        if before is None or new.key in self.previous:
-            if new.key in self.previous:
-                self._compare(new.key, self.previous[new.key], new)
+        if before is None:
+            self.seen(new.key, new)
             return
-        self._event(
-            kind="repo.renamed",
-            repo_type=new.type,
-            repo_id=new.id,
-            title=f"Renamed: {outcome.old_id} → {new.id}",
-            rev=before.get("rev", 0),
-            before={"id": outcome.old_id},
-            after={"id": new.id},
-        )
-        self._compare(new.key, dict(before) | {"id": new.id}, new)
+        if new.key in self.previous:
+            self._compare(new.key, self.previous[new.key], new)
+            return
+        moved_out = self.author is not None and _owner(new.id).lower() != self.author.lower()
+        if outcome.old_id.lower() != new.id.lower():
+            where = f" (now outside {self.author})" if moved_out else ""
+            self._event(
+                kind="repo.renamed",
+                repo_type=new.type,
+                repo_id=new.id,
+                title=f"Renamed: {outcome.old_id} → {new.id}{where}",
+                rev=before.get("rev", 0),
+                before={"id": outcome.old_id},
+                after={"id": new.id},
+            )
+        if not moved_out:
+            # A repo transferred to another owner leaves this author's watch; otherwise its
+            # history continues under the new id.
+            self._compare(new.key, dict(before) | {"id": new.id}, new, moved=True)
 
-    def _compare(self, key: str, before: Mapping[str, Any], repo: RepoState) -> None:
+    def _compare(
+        self, key: str, before: Mapping[str, Any], repo: RepoState, *, moved: bool = False
+    ) -> None:
+        """Events for what changed since `before`; `moved`: the state has a new key."""
         rev = before.get("rev", 0)
         after = repo.state() | {"status": AVAILABLE}
         if before.get("status") == WITHDRAWN:
@@ -156,7 +171,9 @@ class _Rules:
                 after=_license_view(new_license, old_license),
             )
         old_sha = before.get("sha")
-        if old_sha and repo.sha and old_sha != repo.sha:
+        restored = before.get("status") == WITHDRAWN
+        # A restored repo's new head is part of the restoration, not a separate update.
+        if old_sha and repo.sha and old_sha != repo.sha and not restored:
             self._emit(
                 repo,
                 "repo.updated",
@@ -166,7 +183,7 @@ class _Rules:
                 after={"sha": repo.sha},
                 data={"last_modified": _iso(repo.last_modified)},
             )
-        if {k: v for k, v in before.items() if k not in ("rev", "reason")} != after:
+        if moved or {k: v for k, v in before.items() if k not in ("rev", "reason")} != after:
             self._write(key, after | {"rev": rev + 1})
 
     def _gate_event(self, repo: RepoState, old: Any, new: Any, rev: int) -> None:
@@ -199,6 +216,10 @@ class _Rules:
 
     def _write(self, key: str, state: dict[str, Any]) -> None:
         self.detection.upserts[key] = state
+
+
+def _owner(repo_id: str) -> str:
+    return repo_id.split("/", 1)[0]
 
 
 def _public(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """Source kinds: what a target looks like, how it is fetched and how changes are detected.
 
-Each kind lives in its own module with the same shape: a `fetch` returning an
-`Observation`, and a pure detection function in `tracker.detect`.
+Each kind lives in its own module with the same shape: a fetch returning an `Observation`,
+and a pure detection function in `tracker.detect`. This module wires them together.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,39 +15,112 @@ from urllib.parse import urlsplit, urlunsplit
 from tracker.config import Settings
 from tracker.detect import Detection
 from tracker.detect.feed import detect_posts
+from tracker.detect.hub import detect_repos
 from tracker.errors import UserError
 from tracker.http import Fetcher, Validators
 from tracker.models import Source
 from tracker.netguard import BlockedAddressError, check_url
 from tracker.observations import Observation
-from tracker.sources import feed
+from tracker.sources import feed, hub
 
-Detect = Callable[[Mapping[str, Mapping[str, Any]], list[Any], bool], Detection]
+ItemStates = Mapping[str, Mapping[str, Any]]
+
+
+class Clients:
+    """The network clients one poll run shares across its threads, created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._http: Fetcher | None = None
+        self._hub: hub.HubClient | None = None
+
+    @property
+    def http(self) -> Fetcher:
+        with self._lock:
+            if self._http is None:
+                self._http = Fetcher(self.settings)
+            return self._http
+
+    @property
+    def hub(self) -> hub.HubClient:
+        with self._lock:
+            if self._hub is None:
+                self._hub = hub.HubClient(self.settings)
+            return self._hub
+
+    @property
+    def http_requests(self) -> int:
+        return self._http.requests if self._http else 0
+
+    @property
+    def hub_requests(self) -> int:
+        return self._hub.requests if self._hub else 0
+
+    @property
+    def body_bytes(self) -> int:
+        return self._http.body_bytes if self._http else 0
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def __enter__(self) -> Clients:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
 class SourceKind:
-    """How one kind of source is polled."""
+    """How one kind of source is polled. `reads_items`: its fetch needs the stored items."""
 
     name: str
     default_every: int
     item_noun: str
-    fetch: Callable[[Source, Fetcher, Settings], Observation]
-    detect: Detect
+    fetch: Callable[[Source, Clients, ItemStates], Observation]
+    detect: Callable[[ItemStates, Observation, bool, Source, Settings], Detection]
+    reads_items: bool = False
 
 
-def _fetch_feed(source: Source, fetcher: Fetcher, settings: Settings) -> Observation:
+def _fetch_feed(source: Source, clients: Clients, _items: ItemStates) -> Observation:
     validators = Validators(etag=source.etag, last_modified=source.last_modified)
-    return feed.fetch(source.target, fetcher, validators=validators, last_hash=source.content_hash)
+    return feed.fetch(
+        source.target, clients.http, validators=validators, last_hash=source.content_hash
+    )
 
 
 def _detect_feed(
-    previous: Mapping[str, Mapping[str, Any]], items: list[Any], baselined: bool
+    previous: ItemStates, observation: Observation, baselined: bool, _s: Source, _c: Settings
 ) -> Detection:
-    return detect_posts(previous, items, baselined=baselined)
+    return detect_posts(previous, observation.items, baselined=baselined)
+
+
+def _fetch_hub(source: Source, clients: Clients, items: ItemStates) -> Observation:
+    return hub.fetch(hub.parse_target(source.target, source.types), clients.hub, items)
+
+
+def _detect_hub(
+    previous: ItemStates,
+    observation: Observation,
+    baselined: bool,
+    source: Source,
+    settings: Settings,
+) -> Detection:
+    assert observation.hub is not None
+    target = hub.parse_target(source.target, source.types)
+    return detect_repos(
+        previous,
+        observation.hub,
+        baselined=baselined,
+        endpoint=settings.hf_endpoint,
+        author=None if target.name else target.owner,
+    )
 
 
 KINDS: dict[str, SourceKind] = {
+    "hub": SourceKind("hub", 15 * 60, "repos", _fetch_hub, _detect_hub, reads_items=True),
     "feed": SourceKind("feed", 15 * 60, "entries", _fetch_feed, _detect_feed),
 }
 
