@@ -353,6 +353,26 @@ class FakeHub:
             self._history[key] = [record["sha"]]
         return record["id"]
 
+    def sync_world(self, world: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+        """Make the repos match `world`: ``{"models": {id: fields}, "datasets": {...}, ...}``.
+
+        Repos missing from `world` are removed, new ones added, existing ones updated with
+        the given fields (so editing a world file changes gating, licenses, shas, ...).
+        """
+        with self._lock:
+            wanted = {
+                (normalize_repo_type(plural), repo_id): dict(fields or {})
+                for plural, repos in world.items()
+                for repo_id, fields in repos.items()
+            }
+            for key in [k for k in self._repos if k not in wanted]:
+                self.remove_repo(*key)
+            for (kind, repo_id), fields in wanted.items():
+                if (kind, repo_id) in self._repos:
+                    self.update_repo(kind, repo_id, **fields)
+                else:
+                    self.add_repo(kind, repo_id, **fields)
+
     def update_repo(self, repo_type: str, repo_id: str, **fields: Any) -> dict[str, Any]:
         """Change fields of an existing repo (same keys as ``add_repo``); return a copy."""
         with self._lock:
@@ -984,3 +1004,44 @@ def fakehub_fixture(
     with FakeHub(**kwargs) as hub:
         hub.patch_hf_client(monkeypatch, tmp_path / "hf_home")
         yield hub
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve a fake Hub whose world is a JSON file, reloaded whenever the file changes.
+
+    ``python -m tests.fakehub --world world.json --port 8766``; then point the tracker at
+    it with ``HF_ENDPOINT=http://127.0.0.1:8766`` and edit the file between polls.
+    """
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--world", type=Path, required=True, help="JSON file: the Hub's repos")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--page-size", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    hub = FakeHub(page_size=args.page_size, strict_tokens=False)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), _make_handler(hub))
+    server.daemon_threads = True
+    hub._server = server
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"fake Hub at {hub.endpoint}, world from {args.world} (Ctrl-C stops)", flush=True)
+    seen = None
+    try:
+        while True:
+            stamp = os.stat(args.world).st_mtime_ns
+            if stamp != seen:
+                seen = stamp
+                try:
+                    hub.sync_world(json.loads(args.world.read_text()))
+                    print(f"loaded {args.world}", flush=True)
+                except (ValueError, KeyError) as exc:
+                    print(f"cannot load {args.world}: {exc}", flush=True)
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

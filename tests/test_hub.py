@@ -6,6 +6,7 @@ changed yields its event with before/after, and nothing else yields anything.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -350,3 +351,51 @@ def test_hub_errors_are_recorded_on_the_source(db: Database, hub: FakeHub) -> No
     assert not result.ok
     assert result.error.startswith("Hub answered HTTP 400")
     assert "\n" not in result.error
+
+
+def test_cli_adds_an_author_and_reports_hub_requests(cli, org: FakeHub) -> None:
+    added = cli("sources", "add", "hub", ORG, "--json")
+    polled = cli("poll", "--json")
+
+    source = json.loads(added.stdout)
+    assert (source["kind"], source["target"], source["types"]) == ("hub", ORG, ["model", "dataset"])
+    outcome = json.loads(polled.stdout)
+    assert outcome["hub_requests"] == 3
+    assert outcome["results"][0]["requests"] == 3
+
+
+def test_cli_single_repo_with_type(cli, org: FakeHub) -> None:
+    added = cli("sources", "add", "hub", f"{ORG}/eval-set", "--types", "dataset", "--json")
+
+    assert json.loads(added.stdout)["types"] == ["dataset"]
+    assert json.loads(cli("poll", "--json").stdout)["ok"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("not a name",), "invalid Hub target"),
+        (("a/b/c",), "invalid Hub target"),
+        (("lab-",), "invalid Hub target"),
+        ((ORG, "--types", "models"), "unknown repo type 'models'"),
+        ((f"{ORG}/x", "--types", "model,dataset"), "a single repo has one type"),
+    ],
+)
+def test_cli_refuses_bad_hub_targets(cli, args: tuple[str, ...], message: str) -> None:
+    result = cli("sources", "add", "hub", *args)
+
+    assert result.code == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert json.loads(cli("sources", "list", "--json").stdout) == []
+
+
+def test_cli_shows_before_and_after(cli, org: FakeHub) -> None:
+    cli("sources", "add", "hub", ORG)
+    cli("poll")
+    org.set_gated("model", f"{ORG}/CodeLlama-7b", "manual")
+
+    polled = cli("poll")
+
+    assert "access.gated" in polled.stdout
+    assert "gated: false → manual" in polled.stdout

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from tracker.cli.context import app_context
-from tracker.cli.output import console, print_json, when
+from tracker.cli.output import change_text, console, print_json, when
 from tracker.durations import parse_since
 from tracker.eventlog import EventFilter, query
 from tracker.events import KINDS
@@ -58,7 +58,10 @@ def events(
         return
     for event in found:
         style = SEVERITY_STYLE.get(event.severity, "")
+        change = change_text(event.before, event.after)
         console.print(
             f"[dim]{event.id:>6}  {when(event.detected_at)}[/]  [{style}]{event.kind:<19}[/] "
-            f"{escape(event.title)}" + (f"  [dim]{escape(event.url)}[/]" if event.url else "")
+            + escape(event.title)
+            + (f" ({escape(change)})" if change else "")
+            + (f"  [dim]{escape(event.url)}[/]" if event.url else "")
         )

@@ -49,3 +49,25 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
 
 def warn(message: str) -> None:
     errors.print(f"[yellow]warning:[/] {message}", markup=True)
+
+
+def change_text(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """`gated: false → manual`, `license: other → llama2`; empty when nothing changed in place."""
+    if not before or not after:
+        return ""
+    parts = []
+    # Status moves (withdrawn, restored) are what the title already says.
+    for key in dict.fromkeys(k for k in [*before, *after] if k not in ("status", "reason")):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            parts.append(f"{key}: {_short(old)} → {_short(new)}")
+    return "; ".join(parts)
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = str(value)
+    return text[:12] if len(text) == 40 and text.isalnum() else text  # shas

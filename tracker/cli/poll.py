@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlmodel import col, select
 
 from tracker.cli.context import app_context
-from tracker.cli.output import console, print_json
+from tracker.cli.output import change_text, console, print_json
 from tracker.models import MAX_ID, Event
 from tracker.poller import PollReport, poll_sources, select_sources
 
@@ -118,6 +118,10 @@ def _print_summary(state, report: PollReport, elapsed: float) -> None:
                 .order_by(col(Event.id))
             ).all()
         for event in shown:
-            console.print(f"  [cyan]{event.kind}[/] {escape(event.title)}")
+            change = change_text(event.before, event.after)
+            console.print(
+                f"  [cyan]{event.kind}[/] {escape(event.title)}"
+                + (f" [dim]({escape(change)})[/]" if change else "")
+            )
         if len(report.event_ids) > SHOWN_EVENTS:
             console.print(f"  … and {len(report.event_ids) - SHOWN_EVENTS} more: `tracker events`")

@@ -109,9 +109,10 @@ def list_sources(
             status = "[green]ok[/]"
         if not s.enabled:
             status = "[dim]disabled[/] " + status
+        kind = f"{s.kind} ({','.join(s.types)})" if s.types else s.kind
         table.add_row(
             str(s.id),
-            s.kind,
+            kind,
             label,
             format_duration(s.every_seconds),
             ago(s.last_polled_at),
