@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fakehub import FakeHub  # noqa: E402
-from tracker import catalog  # noqa: E402
-from tracker.catalog import SourceSpec  # noqa: E402
-from tracker.config import Settings  # noqa: E402
-from tracker.db import Database  # noqa: E402
-from tracker.detect.hub import detect_repos  # noqa: E402
-from tracker.observations import HubSnapshot, RepoState  # noqa: E402
-from tracker.poller import poll_sources, select_sources  # noqa: E402
+from tests.fakehub import FakeHub
+from tracker import catalog
+from tracker.catalog import SourceSpec
+from tracker.config import Settings
+from tracker.db import Database
+from tracker.detect.hub import detect_repos
+from tracker.observations import HubSnapshot, RepoState
+from tracker.poller import poll_sources, select_sources
 
 PAGE = 1000
 
