@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     # A source that failed this many polls in a row emits `source.failing`.
     failing_after: int = Field(default=3, ge=1)
 
+    # Where the web UI is reached; alerts link to events there.
+    public_url: str = "http://127.0.0.1:8000"
+    # Alert delivery: attempts before giving up, first retry delay (doubling each time),
+    # and how many events for one subscription at once turn into one grouped message.
+    delivery_max_attempts: int = Field(default=6, ge=1, le=50)
+    delivery_retry_seconds: float = Field(default=30.0, ge=0)
+    storm_threshold: int = Field(default=20, ge=1)
+
     hf_endpoint: str = Field(
         default="https://huggingface.co",
         validation_alias=AliasChoices("HF_ENDPOINT", "TRACKER_HF_ENDPOINT"),

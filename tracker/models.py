@@ -203,7 +203,23 @@ class Subscription(SQLModel, table=True):
     digest: str | None = Field(default=None, max_length=16)
     enabled: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    last_digest_at: datetime | None = _time()
+
+
+class SubscriptionPublic(SQLModel):
+    """A subscription as the contract shows it: the URL with its secrets masked."""
+
+    id: int
+    name: str | None
+    url: str
+    service: str
+    kinds: list[str]
+    source_ids: list[int]
+    min_severity: str
+    match: str | None
+    digest: str | None
+    enabled: bool
+    created_at: Timestamp
+    last_delivery_status: str | None
 
 
 class Delivery(SQLModel, table=True):
@@ -223,9 +239,44 @@ class Delivery(SQLModel, table=True):
             sa.ForeignKey("subscription.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
+    # pending (to send at next_attempt_at), sent, or failed (gave up after retries).
     status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
     next_attempt_at: datetime | None = _time(index=True)
+    # A sender holds the row until then; a crashed sender's rows are retried after it.
+    claimed_until: datetime | None = _time()
     last_error: str | None = Field(default=None, max_length=1000)
     sent_at: datetime | None = _time()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try at sending a delivery: when, whether it worked, and why not."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(
+        sa_column=Column(
+            sa.ForeignKey("delivery.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    attempted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ok: bool
+    error: str | None = Field(default=None, max_length=1000)
+
+
+class DeliveryPublic(SQLModel):
+    """A delivery with its event's headline, for `tracker deliveries` and the API."""
+
+    id: int
+    event_id: int
+    subscription_id: int
+    status: str
+    attempts: int
+    next_attempt_at: Timestamp | None
+    last_error: str | None
+    sent_at: Timestamp | None
+    created_at: Timestamp
+    event_kind: str
+    event_title: str

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from tracker.alerts import outbox
 from tracker.config import Settings
 from tracker.detect import Detection
 from tracker.detect.lifecycle import Health, baselined, on_failure, on_success
@@ -190,6 +191,8 @@ def insert_events(
             .returning(Event.id)
         )
         ids.extend(session.execute(statement).scalars())
+    # The transactional outbox: deliveries are written with their events or not at all.
+    outbox.enqueue(session, ids, now=now)
     return sorted(ids)
 
 

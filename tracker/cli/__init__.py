@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from tracker.cli import db, events, poll, sources
+from tracker.cli import db, events, poll, sources, subscriptions
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.output import errors
 from tracker.errors import UserError
@@ -22,7 +22,10 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(sources.app, name="sources")
+app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(db.app, name="db")
+app.command("deliveries")(subscriptions.deliveries)
+app.command("deliver")(subscriptions.deliver)
 app.command("events")(events.events)
 app.command("poll")(poll.poll)
 
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("TRACKER_LOG_LEVEL", "WARNING").upper(),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Apprise logs each failed send; the command reports failures itself, once.
+    logging.getLogger("apprise").propagate = False
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="tracker", standalone_mode=False)

@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 
+from tracker.alerts.messages import change_lines
+
 # Piped output is for grep and scripts: never wrap or cut lines to a guessed width.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -52,22 +54,5 @@ def warn(message: str) -> None:
 
 
 def change_text(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
-    """`gated: false → manual`, `license: other → llama2`; empty when nothing changed in place."""
-    if not before or not after:
-        return ""
-    parts = []
-    # Status moves (withdrawn, restored) are what the title already says.
-    for key in dict.fromkeys(k for k in [*before, *after] if k not in ("status", "reason")):
-        old, new = before.get(key), after.get(key)
-        if old != new:
-            parts.append(f"{key}: {_short(old)} → {_short(new)}")
-    return "; ".join(parts)
-
-
-def _short(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    text = str(value)
-    return text[:12] if len(text) == 40 and text.isalnum() else text  # shas
+    """`gated: false → manual`; empty when nothing changed in place."""
+    return "; ".join(change_lines(before, after))

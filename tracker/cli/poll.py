@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import col, select
 
+from tracker.alerts.deliver import DeliveryReport, deliver_due
 from tracker.cli.context import app_context
 from tracker.cli.output import change_text, console, print_json
 from tracker.models import MAX_ID, Event
@@ -54,14 +55,17 @@ def poll(
             report = poll_sources(state.db, sources, on_result=advance)
     else:
         report = poll_sources(state.db, sources)
+    # Alerts of this poll go out before the command returns.
+    alerts = deliver_due(state.db)
     elapsed = time.monotonic() - started
     if as_json:
-        print_json(_as_json(report, elapsed))
+        print_json(_as_json(report, alerts, elapsed))
     else:
         _print_summary(state, report, elapsed)
+        _print_alerts(alerts)
 
 
-def _as_json(report: PollReport, elapsed: float) -> dict:
+def _as_json(report: PollReport, alerts: DeliveryReport, elapsed: float) -> dict:
     return {
         "sources": len(report.results),
         "ok": sum(r.ok for r in report.results),
@@ -74,6 +78,12 @@ def _as_json(report: PollReport, elapsed: float) -> dict:
         "hub_requests": report.hub_requests,
         "body_bytes": report.body_bytes,
         "duration_seconds": round(elapsed, 3),
+        "alerts": {
+            "messages_sent": alerts.messages_sent,
+            "messages_failed": alerts.messages_failed,
+            "delivered": alerts.delivered,
+            "errors": alerts.failed,
+        },
         "results": [
             {
                 "source_id": r.source_id,
@@ -125,3 +135,14 @@ def _print_summary(state, report: PollReport, elapsed: float) -> None:
             )
         if len(report.event_ids) > SHOWN_EVENTS:
             console.print(f"  … and {len(report.event_ids) - SHOWN_EVENTS} more: `tracker events`")
+
+
+def _print_alerts(alerts: DeliveryReport) -> None:
+    if alerts.messages_sent or alerts.messages_failed:
+        console.print(
+            f"Alerts: {alerts.messages_sent} sent, {alerts.messages_failed} failed"
+            + (" (retried later; see `tracker deliveries`)" if alerts.messages_failed else "")
+            + "."
+        )
+    for line in alerts.failed:
+        console.print(f"  [red]alert failed[/] {escape(line)}")

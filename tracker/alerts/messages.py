@@ -1,0 +1,118 @@
+"""Alert messages rendered from the templates in `templates/`: Markdown, plain text, HTML.
+
+Everything in an event came from the outside world (feed titles, model card fields): the
+Markdown filter escapes it, HTML templates autoescape it, and only http(s) URLs become
+links.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from tracker.models import Event
+
+TEMPLATES = Path(__file__).parent / "templates"
+FORMATS = {"markdown": "md", "text": "txt", "html": "html"}
+SHOWN_IN_BATCH = 50
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["md"] = lambda text: _MD_SPECIAL.sub(r"\\\1", str(text))
+    env.filters["link"] = safe_url
+    return env
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is http(s), else None: no javascript: or data: links in messages."""
+    return url if url and url.lower().startswith(("http://", "https://")) else None
+
+
+def change_lines(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
+    """`license: other → llama2` for each value that changed in place."""
+    if not before or not after:
+        return []
+    lines = []
+    for key in dict.fromkeys(k for k in [*before, *after] if k not in ("status", "reason")):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            lines.append(f"{key}: {_value(old)} → {_value(new)}")
+    return lines
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _view(event: Event, sources: Mapping[int, str], public_url: str) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "severity": event.severity,
+        "title": event.title,
+        "subject": event.subject,
+        "url": safe_url(event.url),
+        "changes": change_lines(event.before, event.after),
+        "summary": str(event.data.get("summary") or ""),
+        "source": sources.get(event.source_id or 0, f"source {event.source_id}"),
+        "event_link": f"{public_url.rstrip('/')}/events/{event.id}",
+        "detected_at": event.detected_at.strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def render_event(event: Event, fmt: str, *, sources: Mapping[int, str], public_url: str) -> Message:
+    body = (
+        _environment()
+        .get_template(f"event.{FORMATS[fmt]}.j2")
+        .render(event=_view(event, sources, public_url))
+    )
+    return Message(event.title, body.strip())
+
+
+def render_batch(
+    events: Sequence[Event], fmt: str, *, heading: str, sources: Mapping[int, str], public_url: str
+) -> Message:
+    """One message for many events: a storm of changes, or a digest."""
+    views = [_view(e, sources, public_url) for e in events[:SHOWN_IN_BATCH]]
+    body = (
+        _environment()
+        .get_template(f"batch.{FORMATS[fmt]}.j2")
+        .render(
+            heading=heading,
+            events=views,
+            more=max(0, len(events) - SHOWN_IN_BATCH),
+            log_link=f"{public_url.rstrip('/')}/events",
+        )
+    )
+    return Message(heading, body.strip())
+
+
+def render_test(fmt: str, *, public_url: str) -> Message:
+    body = _environment().get_template(f"test.{FORMATS[fmt]}.j2").render(public_url=public_url)
+    return Message("release-tracker test alert", body.strip())

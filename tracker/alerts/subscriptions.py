@@ -1,0 +1,124 @@
+"""Subscriptions: an apprise URL and the filters choosing which events reach it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from tracker.alerts import targets
+from tracker.config import Settings
+from tracker.errors import UserError
+from tracker.eventlog import check_kinds
+from tracker.events import SEVERITIES, severity_rank
+from tracker.models import Delivery, Event, Source, Subscription, SubscriptionPublic
+from tracker.netguard import BlockedAddressError
+
+DIGESTS = ("hourly", "daily")
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    """A subscription as a user describes it."""
+
+    url: str
+    kinds: Sequence[str] = field(default_factory=tuple)
+    source_ids: Sequence[int] = field(default_factory=tuple)
+    min_severity: str = "info"
+    match: str | None = None
+    digest: str | None = None
+    name: str | None = None
+
+
+def add(session: Session, spec: SubscriptionSpec, settings: Settings) -> Subscription:
+    """Check a spec and store it; UserError (nothing stored) when anything is wrong."""
+    target = targets.parse(spec.url)
+    if not settings.allow_private_networks:
+        try:
+            targets.check_guard(target)
+        except BlockedAddressError as exc:
+            raise UserError(f"refused {target.masked}: {exc}") from None
+    if spec.min_severity not in SEVERITIES:
+        raise UserError(f"unknown severity {spec.min_severity!r}: use {', '.join(SEVERITIES)}")
+    if spec.digest is not None and spec.digest not in DIGESTS:
+        raise UserError(f"unknown digest {spec.digest!r}: use hourly or daily")
+    unknown = [i for i in spec.source_ids if session.get(Source, i) is None]
+    if unknown:
+        raise UserError(f"no source with id {unknown[0]}")
+    subscription = Subscription(
+        name=(spec.name or "").strip() or None,
+        url=target.url,
+        kinds=check_kinds(list(dict.fromkeys(spec.kinds))),
+        source_ids=list(dict.fromkeys(spec.source_ids)),
+        min_severity=spec.min_severity,
+        match=(spec.match or "").strip() or None,
+        digest=spec.digest,
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def get(session: Session, subscription_id: int) -> Subscription:
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None:
+        raise UserError(f"no subscription with id {subscription_id}")
+    return subscription
+
+
+def all_subscriptions(session: Session) -> list[Subscription]:
+    return list(session.exec(select(Subscription).order_by(col(Subscription.id))))
+
+
+def remove(session: Session, subscription_id: int) -> Subscription:
+    """Delete a subscription and its pending deliveries."""
+    subscription = get(session, subscription_id)
+    session.delete(subscription)
+    return subscription
+
+
+def public(session: Session, subscription: Subscription) -> SubscriptionPublic:
+    """The subscription as shown anywhere: URL masked, with its latest delivery's status."""
+    target = targets.parse(subscription.url)
+    last = session.exec(
+        select(Delivery.status)
+        .where(Delivery.subscription_id == subscription.id, Delivery.status != "pending")
+        .order_by(sa.desc(col(Delivery.id)))
+        .limit(1)
+    ).first()
+    return SubscriptionPublic(
+        id=subscription.id,
+        name=subscription.name,
+        url=target.masked,
+        service=target.service,
+        kinds=subscription.kinds,
+        source_ids=subscription.source_ids,
+        min_severity=subscription.min_severity,
+        match=subscription.match,
+        digest=subscription.digest,
+        enabled=subscription.enabled,
+        created_at=subscription.created_at,
+        last_delivery_status=last,
+    )
+
+
+def matches(subscription: Subscription, event: Event) -> bool:
+    """Whether the event passes every filter of the subscription."""
+    if not subscription.enabled:
+        return False
+    if subscription.kinds and not any(_kind_matches(k, event.kind) for k in subscription.kinds):
+        return False
+    if subscription.source_ids and event.source_id not in subscription.source_ids:
+        return False
+    if severity_rank(event.severity) < severity_rank(subscription.min_severity):
+        return False
+    if subscription.match:
+        haystack = f"{event.title}\n{event.subject}\n{event.url or ''}".casefold()
+        return subscription.match.casefold() in haystack
+    return True
+
+
+def _kind_matches(pattern: str, kind: str) -> bool:
+    return kind.startswith(pattern[:-1]) if pattern.endswith(".*") else kind == pattern
