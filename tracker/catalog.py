@@ -11,6 +11,7 @@ from tracker.errors import UserError
 from tracker.models import Source
 from tracker.sources import kind_of, normalize_http_url
 from tracker.sources.hub import parse_target
+from tracker.sources.page import check_selector
 
 MIN_EVERY = 30
 MAX_EVERY = 30 * 86400
@@ -40,6 +41,11 @@ def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
         target = normalize_http_url(spec.target, settings)
         if spec.types:
             raise UserError("--types applies to hub sources only")
+    links = spec.links
+    if links is not None:
+        if kind.name != "page":
+            raise UserError("--links applies to page sources only")
+        links = check_selector(links)
     name = spec.name.strip() if spec.name and spec.name.strip() else None
     if name and len(name) > 300:
         raise UserError("name too long: at most 300 characters")
@@ -48,7 +54,7 @@ def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
         raise UserError("interval too short: at least 30s")
     if every > MAX_EVERY:
         raise UserError("interval too long: at most 30d")
-    return SourceSpec(kind.name, target, name, every, types, spec.links)
+    return SourceSpec(kind.name, target, name, every, types, links)
 
 
 def identity(spec: SourceSpec) -> tuple[str, str, str | None, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,10 +20,23 @@ class FeedEntry:
     published_at: datetime | None
     summary: str = ""
     author: str | None = None
+    # The entry's whole text (title, summary, content) for disclosure rules; not stored.
+    text: str = field(default="", compare=False, repr=False)
 
     def state(self) -> dict[str, Any]:
         """What is stored of the entry between polls."""
         return {"title": self.title, "link": self.link}
+
+
+@dataclass(frozen=True)
+class PageText:
+    """The normalised main text of a page, line by line."""
+
+    lines: tuple[str, ...]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256("\n".join(self.lines).encode()).hexdigest()
 
 
 REPO_TYPES = ("model", "dataset", "space")

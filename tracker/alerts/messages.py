@@ -55,7 +55,8 @@ def change_lines(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
     if not before or not after:
         return []
     lines = []
-    for key in dict.fromkeys(k for k in [*before, *after] if k not in ("status", "reason")):
+    shown = (k for k in [*before, *after] if k not in ("status", "reason", "sha256", "sentence"))
+    for key in dict.fromkeys(shown):
         old, new = before.get(key), after.get(key)
         if old != new:
             lines.append(f"{key}: {_value(old)} → {_value(new)}")
@@ -70,6 +71,17 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _details(event: Event) -> list[str]:
+    """What changed, in a few lines: before → after, or the page's lines, or the sentence."""
+    if event.kind == "page.changed":
+        added = [f"+ {line}" for line in event.data.get("added", [])[:10]]
+        removed = [f"- {line}" for line in event.data.get("removed", [])[:10]]
+        return added + removed
+    if event.kind == "disclosure.withheld":
+        return [f"“{event.data.get('sentence', '')}” (rule {event.data.get('rule', '?')})"]
+    return change_lines(event.before, event.after)
+
+
 def _view(event: Event, sources: Mapping[int, str], public_url: str) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -78,7 +90,7 @@ def _view(event: Event, sources: Mapping[int, str], public_url: str) -> dict[str
         "title": event.title,
         "subject": event.subject,
         "url": safe_url(event.url),
-        "changes": change_lines(event.before, event.after),
+        "changes": _details(event),
         "summary": str(event.data.get("summary") or ""),
         "source": sources.get(event.source_id or 0, f"source {event.source_id}"),
         "event_link": f"{public_url.rstrip('/')}/events/{event.id}",

@@ -81,6 +81,27 @@ def add_feed(
     _add(ctx, SourceSpec("feed", url, name, every_seconds), as_json)
 
 
+@add_app.command("page")
+def add_page(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="The page's URL.")],
+    links: Annotated[
+        str | None,
+        typer.Option(
+            "--links",
+            metavar="CSS_SELECTOR",
+            help="Treat each new link matching this selector as a post (a blog without a feed).",
+        ),
+    ] = None,
+    every: Every = None,
+    name: Name = None,
+    as_json: Json = False,
+) -> None:
+    """Watch a page: its main text (policy pages), or new links matching --links (lab blogs)."""
+    every_seconds = parse_duration(every) if every else None
+    _add(ctx, SourceSpec("page", url, name, every_seconds, links=links), as_json)
+
+
 @app.command("list")
 def list_sources(
     ctx: typer.Context,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracker.disclosure import Rule, find_withheld
 from tracker.events import EventDraft
 
 
@@ -19,3 +20,26 @@ class Detection:
     upserts: dict[str, dict[str, Any]] = field(default_factory=dict)
     removals: set[str] = field(default_factory=set)
     events: list[EventDraft] = field(default_factory=list)
+
+
+def withheld_event(cause: EventDraft, text: str, rules: tuple[Rule, ...]) -> EventDraft | None:
+    """`disclosure.withheld` beside `cause` when its text says details are withheld."""
+    findings = find_withheld(text, rules) if rules else []
+    if not findings:
+        return None
+    first = findings[0]
+    return EventDraft(
+        kind="disclosure.withheld",
+        subject=cause.subject,
+        title=f"Details withheld: {cause.title}",
+        fingerprint=cause.fingerprint,
+        url=cause.url,
+        published_at=cause.published_at,
+        after={"sentence": first.sentence},
+        data={
+            "sentence": first.sentence,
+            "rule": first.rule,
+            "cause": cause.kind,
+            "matches": [{"sentence": f.sentence, "rule": f.rule} for f in findings[:10]],
+        },
+    )

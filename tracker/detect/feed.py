@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tracker.detect import Detection
+from tracker.detect import Detection, withheld_event
+from tracker.disclosure import Rule
 from tracker.events import EventDraft
 from tracker.observations import FeedEntry
 
@@ -15,6 +16,7 @@ def detect_posts(
     entries: list[FeedEntry],
     *,
     baselined: bool,
+    rules: tuple[Rule, ...] = (),
 ) -> Detection:
     """New entries become posts; known entries only refresh their stored state.
 
@@ -29,7 +31,11 @@ def detect_posts(
             continue
         detection.upserts[entry.key] = state
         if known is None and baselined:
-            detection.events.append(_post(entry))
+            post = _post(entry)
+            detection.events.append(post)
+            withheld = withheld_event(post, entry.text or entry.title, rules)
+            if withheld:
+                detection.events.append(withheld)
     return detection
 
 

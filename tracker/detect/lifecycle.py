@@ -53,12 +53,12 @@ def on_success(health: Health, *, threshold: int) -> EventDraft | None:
     )
 
 
-def baselined(health: Health, *, items: int, noun: str) -> EventDraft:
+def baselined(health: Health, *, items: int, noun: tuple[str, str]) -> EventDraft:
     """`source.baselined`: the first successful poll recorded what exists."""
     return EventDraft(
         kind="source.baselined",
         subject=health.subject,
-        title=f"Baselined {health.name}: {items} {noun}",
+        title=f"Baselined {health.name}: {items} {noun[0] if items == 1 else noun[1]}",
         fingerprint="baseline",
         after={"items": items},
         data={"items": items},

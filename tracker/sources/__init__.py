@@ -16,12 +16,14 @@ from tracker.config import Settings
 from tracker.detect import Detection
 from tracker.detect.feed import detect_posts
 from tracker.detect.hub import detect_repos
+from tracker.detect.page import detect_text_change
+from tracker.disclosure import rules_for
 from tracker.errors import UserError
 from tracker.http import Fetcher, Validators
 from tracker.models import Source
 from tracker.netguard import BlockedAddressError, check_url
 from tracker.observations import Observation
-from tracker.sources import feed, hub
+from tracker.sources import feed, hub, page
 
 ItemStates = Mapping[str, Mapping[str, Any]]
 
@@ -78,7 +80,7 @@ class SourceKind:
 
     name: str
     default_every: int
-    item_noun: str
+    item_noun: tuple[str, str]  # singular, plural
     fetch: Callable[[Source, Clients, ItemStates], Observation]
     detect: Callable[[ItemStates, Observation, bool, Source, Settings], Detection]
     reads_items: bool = False
@@ -92,9 +94,36 @@ def _fetch_feed(source: Source, clients: Clients, _items: ItemStates) -> Observa
 
 
 def _detect_feed(
-    previous: ItemStates, observation: Observation, baselined: bool, _s: Source, _c: Settings
+    previous: ItemStates, observation: Observation, baselined: bool, _s: Source, settings: Settings
 ) -> Detection:
-    return detect_posts(previous, observation.items, baselined=baselined)
+    rules = rules_for(settings.home)
+    return detect_posts(previous, observation.items, baselined=baselined, rules=rules)
+
+
+def _fetch_page(source: Source, clients: Clients, _items: ItemStates) -> Observation:
+    validators = Validators(etag=source.etag, last_modified=source.last_modified)
+    return page.fetch(
+        source.target,
+        clients.http,
+        links=source.links,
+        validators=validators,
+        last_hash=source.content_hash,
+    )
+
+
+def _detect_page(
+    previous: ItemStates,
+    observation: Observation,
+    baselined: bool,
+    source: Source,
+    settings: Settings,
+) -> Detection:
+    rules = rules_for(settings.home)
+    if source.links:
+        return detect_posts(previous, observation.items, baselined=baselined, rules=rules)
+    (text,) = observation.items
+    name = source.name or observation.title or source.target
+    return detect_text_change(previous, text, url=source.target, name=name, rules=rules)
 
 
 def _fetch_hub(source: Source, clients: Clients, items: ItemStates) -> Observation:
@@ -120,8 +149,9 @@ def _detect_hub(
 
 
 KINDS: dict[str, SourceKind] = {
-    "hub": SourceKind("hub", 15 * 60, "repos", _fetch_hub, _detect_hub, reads_items=True),
-    "feed": SourceKind("feed", 15 * 60, "entries", _fetch_feed, _detect_feed),
+    "hub": SourceKind("hub", 15 * 60, ("repo", "repos"), _fetch_hub, _detect_hub, reads_items=True),
+    "feed": SourceKind("feed", 15 * 60, ("entry", "entries"), _fetch_feed, _detect_feed),
+    "page": SourceKind("page", 60 * 60, ("item", "items"), _fetch_page, _detect_page),
 }
 
 

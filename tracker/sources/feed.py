@@ -20,6 +20,7 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
 SUMMARY_CHARS = 500
+TEXT_CHARS = 50_000
 # Keys longer than this are hashed: a few feeds put whole URLs with tracking data in guids.
 MAX_KEY_CHARS = 1000
 
@@ -89,7 +90,9 @@ def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFe
 def _entry(raw: Any) -> FeedEntry:
     title = one_line(raw.get("title", ""))
     link = raw.get("link") or None
-    summary = html_to_text(raw.get("summary", ""))[:SUMMARY_CHARS]
+    full_summary = html_to_text(raw.get("summary", ""))
+    summary = full_summary[:SUMMARY_CHARS]
+    contents = [html_to_text(c.get("value", "")) for c in raw.get("content", []) or []]
     return FeedEntry(
         key=_identity(raw, link, title, summary),
         title=title or (link or "(untitled)"),
@@ -97,6 +100,7 @@ def _entry(raw: Any) -> FeedEntry:
         published_at=_time(raw.get("published_parsed") or raw.get("updated_parsed")),
         summary=summary,
         author=one_line(raw.get("author", "")) or None,
+        text="\n".join([title, full_summary, *contents])[:TEXT_CHARS],
     )
 
 

@@ -1,0 +1,179 @@
+"""Web pages without feeds: new links matching a CSS selector, or the page's main text.
+
+Both modes parse HTML with a real parser (selectolax's lexbor). Link mode turns each new
+matching link into a post; text mode watches the main text, ignoring navigation, headers,
+footers, scripts and the bits that change on every request (timestamps, tokens).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from tracker.errors import UserError
+from tracker.http import Fetcher, FetchError, Validators
+from tracker.observations import FeedEntry, Observation, PageText
+from tracker.text import one_line
+
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+# Elements that are never a page's content.
+BOILERPLATE = (
+    "script, style, noscript, template, svg, iframe, form, nav, header, footer, aside, "
+    "[hidden], [aria-hidden=true], [role=navigation], [role=banner], [role=contentinfo], "
+    "[role=search], .cookie-banner, #cookie-banner"
+)
+BLOCK_TAGS = (
+    "address|article|aside|blockquote|br|dd|div|dl|dt|figcaption|figure|h[1-6]|hr|li|main|"
+    "ol|p|pre|section|table|tbody|td|th|thead|tr|ul"
+)
+_BLOCK = re.compile(rf"<(/?)({BLOCK_TAGS})\b", re.IGNORECASE)
+# What changes on every request without the page changing: clock times, "3 hours ago",
+# ISO timestamps of builds, session and CSRF tokens, cache-busting hashes.
+_ISO_TIME = r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+_CLOCK = r"\b\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?\b"
+_AGO = r"\b\d+\s+(?:second|minute|hour|day|week)s?\s+ago\b"
+_TOKEN = r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}\b"
+VOLATILE = [
+    (re.compile(_ISO_TIME), "<time>"),
+    (re.compile(_CLOCK, re.IGNORECASE), "<time>"),
+    (re.compile(_AGO, re.IGNORECASE), "<ago>"),
+    (re.compile(_TOKEN), "<token>"),
+]
+TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|igshid|yclid|ref|ref_src|spm)$",
+    re.IGNORECASE,
+)
+
+
+def check_selector(selector: str) -> str:
+    """A CSS selector lexbor accepts, or UserError."""
+    cleaned = selector.strip()
+    if not cleaned:
+        raise UserError("--links needs a CSS selector, e.g. 'article h2 a'")
+    try:
+        LexborHTMLParser("<p></p>").css(cleaned)
+    except Exception:
+        raise UserError(f"invalid CSS selector {selector!r}") from None
+    return cleaned
+
+
+def fetch(
+    url: str,
+    fetcher: Fetcher,
+    *,
+    links: str | None,
+    validators: Validators | None,
+    last_hash: str | None,
+) -> Observation:
+    """Fetch a page; extract links or text only when the bytes changed."""
+    response = fetcher.get(url, validators=validators, accept=ACCEPT)
+    if response.not_modified:
+        return Observation(
+            True, validators=validators, content_hash=last_hash, requests=response.requests
+        )
+    digest = response.body_hash
+    if digest == last_hash:
+        return Observation(
+            True, validators=response.validators, content_hash=digest, requests=response.requests
+        )
+    content_type = response.headers.get("content-type", "")
+    if content_type and not any(t in content_type.lower() for t in ("html", "text/plain", "xml")):
+        raise FetchError(f"not a web page: the server sent {content_type.split(';')[0]}")
+    html = _decode(response.body, content_type)
+    if links:
+        items: list = extract_links(html, base_url=response.url, selector=links)
+    else:
+        items = [extract_text(html)]
+    return Observation(
+        False,
+        items=items,
+        title=page_title(html),
+        validators=response.validators,
+        content_hash=digest,
+        requests=response.requests,
+    )
+
+
+def extract_links(html: str, *, base_url: str, selector: str) -> list[FeedEntry]:
+    """Each distinct http(s) link matching `selector` as an entry keyed by its clean URL."""
+    tree = LexborHTMLParser(html)
+    base = _base_href(tree, base_url)
+    entries: dict[str, FeedEntry] = {}
+    for node in tree.css(selector):
+        anchor = node if node.tag == "a" else node.css_first("a[href]")
+        if anchor is None:
+            continue
+        href = (anchor.attributes.get("href") or "").strip()
+        url = clean_url(urljoin(base, href)) if href else None
+        if url is None or url in entries:
+            continue
+        title = one_line(node.text(separator=" ")) or one_line(anchor.attributes.get("title") or "")
+        entries[url] = FeedEntry(key=url, title=title or url, link=url, published_at=None)
+    return list(entries.values())
+
+
+def clean_url(url: str) -> str | None:
+    """Absolute http(s) URL without fragment and tracking parameters; None for other schemes."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not TRACKING_PARAMS.match(k)
+    ]
+    return urlunsplit(
+        (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), "")
+    )
+
+
+def extract_text(html: str) -> PageText:
+    """The main text: boilerplate removed, one block per line, volatile bits masked."""
+    tree = LexborHTMLParser(_BLOCK.sub(lambda m: f"\n<{m.group(1)}{m.group(2)}", html))
+    for node in tree.css(BOILERPLATE):
+        node.decompose()
+    root = _main(tree)
+    text = root.text(separator="") if root is not None else ""
+    lines = []
+    for raw in text.splitlines():
+        line = one_line(raw)
+        for pattern, mask in VOLATILE:
+            line = pattern.sub(mask, line)
+        if line:
+            lines.append(line)
+    return PageText(tuple(lines))
+
+
+def page_title(html: str) -> str | None:
+    node = LexborHTMLParser(html).css_first("title")
+    return one_line(node.text()) or None if node is not None else None
+
+
+def _main(tree: LexborHTMLParser) -> LexborNode | None:
+    for selector in ("main", "[role=main]", "article"):
+        found = tree.css(selector)
+        if len(found) == 1:
+            return found[0]
+    return tree.body
+
+
+def _base_href(tree: LexborHTMLParser, page_url: str) -> str:
+    node = tree.css_first("base[href]")
+    return urljoin(page_url, node.attributes["href"] or "") if node is not None else page_url
+
+
+def _decode(body: bytes, content_type: str | None) -> str:
+    charset = None
+    if content_type and "charset=" in content_type.lower():
+        charset = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
+    if charset is None:
+        head = body[:2048].decode("ascii", "ignore")
+        match = re.search(r"<meta[^>]+charset=[\"']?([\w-]+)", head, re.IGNORECASE)
+        charset = match.group(1) if match else "utf-8"
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
