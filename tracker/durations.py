@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 from tracker.errors import UserError
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+)\s*([smhdw])")
-_WHOLE = re.compile(r"(?:\d+\s*[smhdw]\s*)+")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}
+_PART = re.compile(r"(\d+)\s*([smhdwy])")
+_WHOLE = re.compile(r"(?:\d+\s*[smhdwy]\s*)+")
 # Far beyond any sensible interval, well within what datetimes and databases can hold.
 MAX_SECONDS = 100 * 365 * 86400
 
 
 def parse_duration(text: str) -> int:
-    """Seconds in `30s`, `15m`, `1h`, `1d`, `2w` or a combination such as `1h30m`."""
+    """Seconds in `30s`, `15m`, `1h`, `1d`, `2w`, `1y` or a combination such as `1h30m`."""
     cleaned = text.strip().lower()
     if not _WHOLE.fullmatch(cleaned):
         raise UserError(
@@ -50,7 +50,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
 def format_duration(seconds: int) -> str:
     """The shortest exact spelling: 900 -> `15m`, 5400 -> `1h30m`."""
     parts = []
-    for unit in ("d", "h", "m", "s"):
+    for unit in ("y", "d", "h", "m", "s"):
         count, seconds = divmod(seconds, _UNITS[unit])
         if count:
             parts.append(f"{count}{unit}")

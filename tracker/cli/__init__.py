@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from tracker.cli import db, events, poll, sources, subscriptions
+from tracker.cli import db, events, poll, report, sources, subscriptions
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.output import errors
 from tracker.errors import UserError
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(sources.app, name="sources")
 app.add_typer(subscriptions.app, name="subscriptions")
+app.add_typer(report.app, name="report")
 app.add_typer(db.app, name="db")
 app.command("deliveries")(subscriptions.deliveries)
 app.command("deliver")(subscriptions.deliver)

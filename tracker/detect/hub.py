@@ -13,7 +13,8 @@ from typing import Any
 
 from tracker.detect import Detection
 from tracker.events import EventDraft
-from tracker.observations import Gone, HubSnapshot, Renamed, RepoState
+from tracker.observations import Gone, HubSnapshot, Renamed, RepoState, repo_key
+from tracker.openness import classify
 
 AVAILABLE = "available"
 WITHDRAWN = "withdrawn"
@@ -52,7 +53,27 @@ def detect_repos(
             continue  # its old id is in `checked` as a rename; handled there
         else:
             rules.seen(key, outcome)
+    _add_openness(detection, previous, snapshot)
     return detection
+
+
+def _add_openness(
+    detection: Detection, previous: Mapping[str, Mapping[str, Any]], snapshot: HubSnapshot
+) -> None:
+    """Every Hub event carries the repo's openness before and after (`data.openness`)."""
+    renamed_from = {
+        outcome.new.key: key
+        for key, outcome in snapshot.checked.items()
+        if isinstance(outcome, Renamed)
+    }
+    for event in detection.events:
+        key = repo_key(event.data["repo_type"], event.subject)
+        before = previous.get(key) or previous.get(renamed_from.get(key, ""))
+        after = detection.upserts.get(key) or before
+        event.data["openness"] = {
+            "before": classify(before).as_dict() if before else None,
+            "after": classify(after).as_dict() if after else None,
+        }
 
 
 class _Rules:

@@ -1,0 +1,180 @@
+"""How open a Hub repo is: the class of its license, and who can get at it.
+
+License classes, most open first: `open` (OSI-approved and open-data licenses), `restricted`
+(open weights with use restrictions: Llama, Gemma, the RAIL family, no-derivatives),
+`non-commercial` (research or non-commercial use only), `unknown` (no license, `other`
+without a recognisable name, proprietary terms). Access, most open first: `public`,
+`gated-auto` (granted on sharing contact details), `gated-manual` (the author approves each
+request), `withdrawn` (deleted, private or disabled).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+LICENSE_CLASSES = ("open", "restricted", "non-commercial", "unknown")
+ACCESS_LEVELS = ("public", "gated-auto", "gated-manual", "withdrawn")
+
+# Hub license ids (https://huggingface.co/docs/hub/repositories-licenses).
+OPEN = frozenset(
+    {
+        "apache-2.0",
+        "mit",
+        "afl-3.0",
+        "artistic-2.0",
+        "bsl-1.0",
+        "bsd",
+        "bsd-2-clause",
+        "bsd-3-clause",
+        "bsd-3-clause-clear",
+        "cc0-1.0",
+        "cc-by-2.0",
+        "cc-by-2.5",
+        "cc-by-3.0",
+        "cc-by-4.0",
+        "cc-by-sa-3.0",
+        "cc-by-sa-4.0",
+        "cdla-sharing-1.0",
+        "cdla-permissive-1.0",
+        "cdla-permissive-2.0",
+        "wtfpl",
+        "ecl-2.0",
+        "epl-1.0",
+        "epl-2.0",
+        "etalab-2.0",
+        "eupl-1.1",
+        "eupl-1.2",
+        "agpl-3.0",
+        "gfdl",
+        "gpl",
+        "gpl-2.0",
+        "gpl-3.0",
+        "lgpl",
+        "lgpl-2.1",
+        "lgpl-3.0",
+        "lgpl-lr",
+        "isc",
+        "lppl-1.3c",
+        "ms-pl",
+        "mpl-2.0",
+        "odc-by",
+        "odbl",
+        "openmdw-1.0",
+        "osl-3.0",
+        "postgresql",
+        "ofl-1.1",
+        "ncsa",
+        "unlicense",
+        "zlib",
+        "pddl",
+    }
+)
+RESTRICTED = frozenset(
+    {
+        "openrail",
+        "openrail++",
+        "bigscience-openrail-m",
+        "creativeml-openrail-m",
+        "bigscience-bloom-rail-1.0",
+        "bigcode-openrail-m",
+        "llama2",
+        "llama3",
+        "llama3.1",
+        "llama3.2",
+        "llama3.3",
+        "llama4",
+        "gemma",
+        "deepfloyd-if-license",
+        "c-uda",
+        "cc-by-nd-4.0",
+        "apple-ascl",
+    }
+)
+NON_COMMERCIAL = frozenset(
+    {
+        "cc-by-nc-2.0",
+        "cc-by-nc-3.0",
+        "cc-by-nc-4.0",
+        "cc-by-nc-nd-3.0",
+        "cc-by-nc-nd-4.0",
+        "cc-by-nc-sa-2.0",
+        "cc-by-nc-sa-3.0",
+        "cc-by-nc-sa-4.0",
+        "fair-noncommercial-research-license",
+        "h-research",
+        "intel-research",
+        "apple-amlr",
+    }
+)
+# For `license: other`, the card's `license_name` is all there is to go on.
+_NON_COMMERCIAL_NAME = r"non[- ]?commercial|\bnc\b|research[- ]only|research[- ]license"
+_RESTRICTED_NAME = r"llama|gemma|rail|qwen|tongyi|deepseek|falcon-llm|yi-license|license-agreement"
+_NAMED = [
+    (re.compile(_NON_COMMERCIAL_NAME, re.IGNORECASE), "non-commercial"),
+    (re.compile(_RESTRICTED_NAME, re.IGNORECASE), "restricted"),
+    (re.compile(r"^(apache|mit|bsd|cc-by|cc0)", re.IGNORECASE), "open"),
+]
+
+
+@dataclass(frozen=True)
+class Openness:
+    license: str
+    access: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"license": self.license, "access": self.access}
+
+
+def license_class(license_id: str | None, license_name: str | None = None) -> str:
+    """The class of a Hub license id (and of `license_name` when the id is `other`)."""
+    ids = [part.strip().lower() for part in (license_id or "").split(",") if part.strip()]
+    if not ids:
+        return "unknown"
+    # A repo under several licenses is as open as the most restrictive of them.
+    return max((_one_class(i, license_name) for i in ids), key=LICENSE_CLASSES.index)
+
+
+def _one_class(license_id: str, license_name: str | None) -> str:
+    if license_id in OPEN:
+        return "open"
+    if license_id in RESTRICTED or license_id.startswith("llama"):
+        return "restricted"
+    if license_id in NON_COMMERCIAL or license_id.startswith("cc-by-nc"):
+        return "non-commercial"
+    if license_id == "other" and license_name:
+        for pattern, verdict in _NAMED:
+            if pattern.search(license_name):
+                return verdict
+    return "unknown"
+
+
+def access_of(state: Mapping[str, Any]) -> str:
+    if state.get("status") == "withdrawn":
+        return "withdrawn"
+    gated = state.get("gated")
+    if gated == "manual":
+        return "gated-manual"
+    if gated:
+        return "gated-auto"
+    return "public"
+
+
+def classify(state: Mapping[str, Any]) -> Openness:
+    """The openness of a stored (or observed) repo state."""
+    return Openness(
+        license_class(state.get("license"), state.get("license_name")), access_of(state)
+    )
+
+
+def direction(before: Openness, after: Openness) -> str:
+    """`closing`, `opening` or `same`: did the repo get harder or easier to use?"""
+    delta = (
+        LICENSE_CLASSES.index(after.license)
+        - LICENSE_CLASSES.index(before.license)
+        + ACCESS_LEVELS.index(after.access)
+        - ACCESS_LEVELS.index(before.access)
+    )
+    return "closing" if delta > 0 else "opening" if delta < 0 else "same"

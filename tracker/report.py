@@ -1,0 +1,170 @@
+"""The openness report: per Hub author, today's mix of repos by openness and how it moved.
+
+Today's mix comes from the stored repo states. The past is computed from the event log by
+walking it backwards from today: each event undone (a publication removed, a gate
+reopened, a license put back) gives the state just before it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from tracker.models import Event, Item, Source
+from tracker.openness import ACCESS_LEVELS, LICENSE_CLASSES, Openness, classify, direction
+
+HUB_EVENT_KINDS = (
+    "model.published", "dataset.published", "space.published", "access.gated",
+    "access.gate_changed", "access.ungated", "license.changed", "repo.withdrawn",
+    "repo.restored", "repo.renamed",
+)  # fmt: skip
+
+
+@dataclass
+class Mix:
+    """Repos counted by license class and by access level."""
+
+    repos: int = 0
+    license: dict[str, int] = field(default_factory=dict)
+    access: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, states: Iterable[Mapping[str, Any]]) -> Mix:
+        found = [classify(state) for state in states]
+        licenses = Counter(o.license for o in found)
+        access = Counter(o.access for o in found)
+        return cls(
+            repos=len(found),
+            license={c: licenses.get(c, 0) for c in LICENSE_CLASSES},
+            access={a: access.get(a, 0) for a in ACCESS_LEVELS},
+        )
+
+
+@dataclass
+class AuthorReport:
+    author: str
+    today: Mix
+    timeline: list[tuple[datetime, Mix]]
+    moves: dict[str, int]
+
+
+def openness_report(
+    session: Session, *, since: datetime, now: datetime, author: str | None = None, points: int = 6
+) -> list[AuthorReport]:
+    """One report per author whose repos are watched (or just `author`)."""
+    hub_sources = [s.id for s in session.exec(select(Source).where(Source.kind == "hub"))]
+    states: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, data in session.exec(
+        select(Item.key, Item.data).where(col(Item.source_id).in_(hub_sources))
+    ):
+        owner = str(data.get("id", key.split(":", 1)[-1])).split("/", 1)[0]
+        states.setdefault(owner, {})[key] = dict(data)
+    events = list(
+        session.exec(
+            select(Event)
+            .where(
+                col(Event.source_id).in_(hub_sources),
+                col(Event.kind).in_(HUB_EVENT_KINDS),
+                col(Event.detected_at) >= since,
+            )
+            .order_by(col(Event.id).desc())
+        )
+    )
+    wanted = author.casefold() if author else None
+    reports = []
+    for owner in sorted(states, key=str.casefold):
+        if wanted and owner.casefold() != wanted:
+            continue
+        own = [e for e in events if e.subject.split("/", 1)[0].casefold() == owner.casefold()]
+        reports.append(_author_report(owner, states[owner], own, since, now, points))
+    return reports
+
+
+def _author_report(
+    owner: str,
+    current: dict[str, dict[str, Any]],
+    events_newest_first: list[Event],
+    since: datetime,
+    now: datetime,
+    points: int,
+) -> AuthorReport:
+    step = (now - since) / max(points, 1)
+    moments = [now - step * i for i in range(points + 1)]  # newest first
+    states = {key: dict(state) for key, state in current.items()}
+    timeline: list[tuple[datetime, Mix]] = []
+    pending = iter(events_newest_first)
+    event = next(pending, None)
+    for moment in moments:
+        while event is not None and event.detected_at > moment:
+            _undo(states, event)
+            event = next(pending, None)
+        timeline.append((moment, Mix.of(states.values())))
+    timeline.reverse()
+    return AuthorReport(owner, Mix.of(current.values()), timeline, _moves(events_newest_first))
+
+
+def _undo(states: dict[str, dict[str, Any]], event: Event) -> None:
+    """Turn the states back to just before `event`."""
+    key = f"{event.data.get('repo_type', 'model')}:{event.subject}"
+    state = states.get(key)
+    if event.kind.endswith(".published"):
+        states.pop(key, None)
+    elif state is None:
+        return
+    elif event.kind == "repo.withdrawn":
+        state["status"] = "available"
+    elif event.kind == "repo.restored":
+        state["status"] = "withdrawn"
+    elif event.kind.startswith("access."):
+        state["gated"] = (event.before or {}).get("gated", False)
+    elif event.kind == "license.changed":
+        for name in ("license", "license_name", "license_link"):
+            state[name] = (event.before or {}).get(name)
+    elif event.kind == "repo.renamed":
+        old_id = (event.before or {}).get("id")
+        if old_id:
+            states.pop(key)
+            states[f"{event.data.get('repo_type', 'model')}:{old_id}"] = state | {"id": old_id}
+
+
+def _moves(events: list[Event]) -> dict[str, int]:
+    """How the window went: repos getting harder or easier to use, published, withdrawn."""
+    moves = Counter({"closing": 0, "opening": 0, "published": 0, "withdrawn": 0, "restored": 0})
+    for event in events:
+        openness = event.data.get("openness") or {}
+        before, after = openness.get("before"), openness.get("after")
+        if event.kind.endswith(".published"):
+            moves["published"] += 1
+        elif before and after:
+            way = direction(Openness(**before), Openness(**after))
+            if way != "same":
+                moves[way] += 1
+        if event.kind == "repo.withdrawn":
+            moves["withdrawn"] += 1
+        elif event.kind == "repo.restored":
+            moves["restored"] += 1
+    return dict(moves)
+
+
+def as_json(reports: list[AuthorReport], *, since: datetime, now: datetime) -> dict[str, Any]:
+    def mix(m: Mix) -> dict[str, Any]:
+        return {"repos": m.repos, "license": m.license, "access": m.access}
+
+    return {
+        "since": since.isoformat(),
+        "generated_at": now.isoformat(),
+        "authors": [
+            {
+                "author": r.author,
+                "today": mix(r.today),
+                "timeline": [{"at": at.isoformat()} | mix(m) for at, m in r.timeline],
+                "moves": r.moves,
+            }
+            for r in reports
+        ],
+    }
