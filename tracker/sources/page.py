@@ -29,17 +29,20 @@ BLOCK_TAGS = (
     "address|article|aside|blockquote|br|dd|div|dl|dt|figcaption|figure|h[1-6]|hr|li|main|"
     "ol|p|pre|section|table|tbody|td|th|thead|tr|ul"
 )
+_WHITESPACE = re.compile(r"\s+")
 _BLOCK = re.compile(rf"<(/?)({BLOCK_TAGS})\b", re.IGNORECASE)
 # What changes on every request without the page changing: clock times, "3 hours ago",
-# ISO timestamps of builds, session and CSRF tokens, cache-busting hashes.
+# "rendered in 42 ms", ISO timestamps of builds, session and CSRF tokens, hashes.
 _ISO_TIME = r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
 _CLOCK = r"\b\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?\b"
+_TOOK = r"\b(?:in|took)\s+\d+(?:\.\d+)?\s*(?:ms|milliseconds?|s|secs?|seconds?)\b"
 _AGO = r"\b\d+\s+(?:second|minute|hour|day|week)s?\s+ago\b"
 _TOKEN = r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}\b"
 VOLATILE = [
     (re.compile(_ISO_TIME), "<time>"),
     (re.compile(_CLOCK, re.IGNORECASE), "<time>"),
     (re.compile(_AGO, re.IGNORECASE), "<ago>"),
+    (re.compile(_TOOK, re.IGNORECASE), "in <duration>"),
     (re.compile(_TOKEN), "<token>"),
 ]
 TRACKING_PARAMS = re.compile(
@@ -132,7 +135,9 @@ def clean_url(url: str) -> str | None:
 
 def extract_text(html: str) -> PageText:
     """The main text: boilerplate removed, one block per line, volatile bits masked."""
-    tree = LexborHTMLParser(_BLOCK.sub(lambda m: f"\n<{m.group(1)}{m.group(2)}", html))
+    # Line breaks in the source mean nothing in HTML; block elements make the lines.
+    flat = _WHITESPACE.sub(" ", html)
+    tree = LexborHTMLParser(_BLOCK.sub(lambda m: f"\n<{m.group(1)}{m.group(2)}", flat))
     for node in tree.css(BOILERPLATE):
         node.decompose()
     root = _main(tree)
