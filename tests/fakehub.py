@@ -264,6 +264,7 @@ class FakeHub:
         self._history: dict[tuple[str, str], list[str]] = {}
         self._disabled_status: dict[tuple[str, str], int] = {}
         self._redirects: dict[tuple[str, str], str] = {}
+        self._readmes: dict[tuple[str, str], str] = {}
         self._users: dict[str, tuple[str, frozenset[str]]] = {}
         self._faults: list[_Fault] = []
         self._rate_limiter: _RateLimiter | None = None
@@ -352,6 +353,15 @@ class FakeHub:
             self._repos[key] = record
             self._history[key] = [record["sha"]]
         return record["id"]
+
+    def set_readme(self, repo_type: str, repo_id: str, text: str | None) -> None:
+        """Serve `text` as the repo's README.md (``/{id}/resolve/{rev}/README.md``); None: none."""
+        key = (normalize_repo_type(repo_type), repo_id)
+        with self._lock:
+            if text is None:
+                self._readmes.pop(key, None)
+            else:
+                self._readmes[key] = text
 
     def sync_world(self, world: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
         """Make the repos match `world`: ``{"models": {id: fields}, "datasets": {...}, ...}``.
@@ -637,6 +647,8 @@ class FakeHub:
         headers: dict[str, str],
     ) -> _Answer:
         parts = [unquote(part) for part in path.strip("/").split("/")]
+        if method == "GET" and len(parts) >= 5 and parts[-3] == "resolve":
+            return self._file(parts)
         if method != "GET" or len(parts) < 2 or parts[0] != "api" or parts[1] not in _SINGULAR:
             return _Answer(404, {"error": MSG_NOT_FOUND})
         viewer = self._viewer(headers)
@@ -650,6 +662,20 @@ class FakeHub:
             return _Answer(404, {"error": MSG_NOT_FOUND})
         repo_id, revision, suffix = target
         return self._info(kind, repo_id, revision, suffix, raw_query, query, viewer)
+
+    def _file(self, parts: Sequence[str]) -> _Answer:
+        """``GET /[datasets/|spaces/]{owner}/{name}/resolve/{rev}/{file}``: only README.md.
+
+        The Hub answers a missing file with 404 and ``X-Error-Code: EntryNotFound``.
+        """
+        kind = {"datasets": "dataset", "spaces": "space"}.get(parts[0], "model")
+        owner_name = parts[1:3] if kind != "model" else parts[0:2]
+        filename = "/".join(parts[parts.index("resolve") + 2 :])
+        with self._lock:
+            text = self._readmes.get((kind, "/".join(owner_name)))
+        if filename != "README.md" or text is None:
+            return _error(404, "Entry not found", code="EntryNotFound")
+        return _Answer(200, text=text)
 
     # ----------------------------------------------------------------- listings
 

@@ -114,6 +114,8 @@ class HubSnapshot:
 
     listed: dict[str, RepoState] = field(default_factory=dict)
     checked: dict[str, RepoState | Gone | Renamed] = field(default_factory=dict)
+    # README.md of repos whose head commit changed, for the disclosure rules.
+    readmes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

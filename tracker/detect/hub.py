@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tracker.detect import Detection
+from tracker.detect import Detection, withheld_event
+from tracker.disclosure import Rule, find_withheld
 from tracker.events import EventDraft
 from tracker.observations import Gone, HubSnapshot, Renamed, RepoState, repo_key
 from tracker.openness import classify
@@ -35,10 +36,13 @@ def detect_repos(
     baselined: bool,
     endpoint: str,
     author: str | None = None,
+    disclosure_rules: tuple[Rule, ...] = (),
 ) -> Detection:
     """Events and new states for one poll; `author` is set for sources watching an author."""
     detection = Detection()
     rules = _Rules(previous, detection, baselined=baselined, endpoint=endpoint, author=author)
+    rules.readmes = snapshot.readmes
+    rules.disclosure_rules = disclosure_rules
     rename_targets = {
         outcome.new.key for outcome in snapshot.checked.values() if isinstance(outcome, Renamed)
     }
@@ -93,6 +97,8 @@ class _Rules:
         self.baselined = baselined
         self.endpoint = endpoint
         self.author = author
+        self.readmes: Mapping[str, str] = {}
+        self.disclosure_rules: tuple[Rule, ...] = ()
 
     def seen(self, key: str, repo: RepoState) -> None:
         """The repo is publicly visible."""
@@ -204,8 +210,37 @@ class _Rules:
                 after={"sha": repo.sha},
                 data={"last_modified": _iso(repo.last_modified)},
             )
+        withheld = self._check_readme(key, before, repo, rev)
+        if withheld:
+            after["withheld"] = withheld
         if moved or {k: v for k, v in before.items() if k not in ("rev", "reason")} != after:
             self._write(key, after | {"rev": rev + 1})
+
+    def _check_readme(
+        self, key: str, before: Mapping[str, Any], repo: RepoState, rev: int
+    ) -> list[str]:
+        """Withheld-details sentences of a new README; an event for the ones not seen before."""
+        known = list(before.get("withheld", []))
+        if key not in self.readmes:
+            return known
+        findings = find_withheld(self.readmes[key], self.disclosure_rules)
+        fresh = [f for f in findings if f.sentence not in known]
+        if fresh:
+            cause = EventDraft(
+                kind="repo.updated",
+                subject=repo.id,
+                title=f"Model card of {repo.id}",
+                fingerprint=f"{repo.type}@{rev}",
+                url=repo_url(self.endpoint, repo.type, repo.id),
+            )
+            event = withheld_event(
+                cause, "\n".join(f.sentence for f in fresh), self.disclosure_rules
+            )
+            if event is not None:
+                event.data["repo_type"] = repo.type
+                event.data["readme_sha"] = repo.sha
+                self.detection.events.append(event)
+        return [f.sentence for f in findings][:20]
 
     def _gate_event(self, repo: RepoState, old: Any, new: Any, rev: int) -> None:
         if not old:

@@ -145,6 +145,7 @@ def _detect_hub(
         baselined=baselined,
         endpoint=settings.hf_endpoint,
         author=None if target.name else target.owner,
+        disclosure_rules=rules_for(settings.home),
     )
 
 

@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
-from huggingface_hub import DatasetInfo, HfApi, ModelInfo, SpaceInfo
+from huggingface_hub import DatasetInfo, HfApi, ModelInfo, SpaceInfo, hf_hub_url
 from huggingface_hub.errors import (
     DisabledRepoError,
     HfHubHTTPError,
@@ -65,6 +65,9 @@ INFO_CLASS = {"model": ModelInfo, "dataset": DatasetInfo, "space": SpaceInfo}
 DEFAULT_TYPES = {"author": ("model", "dataset"), "repo": ("model",)}
 # At most this many info calls per poll to confirm disappearances; the rest wait their turn.
 MAX_CONFIRMATIONS = 50
+# At most this many READMEs of updated repos are read per poll (for the disclosure rules).
+MAX_READMES = 20
+README_BYTES = 512 * 1024
 # Transient listing failures (5xx, timeouts) are retried this many times, quickly.
 LISTING_RETRIES = 2
 DEFAULT_RATE_LIMIT_WAIT = 60.0
@@ -175,6 +178,24 @@ class HubClient:
             return Gone(repo_type, repo_id, "disabled" if state.disabled else "private")
         return state
 
+    def readme(self, repo_type: str, repo_id: str, revision: str) -> str | None:
+        """The repo's README.md at `revision`, or None when it has none or cannot be read."""
+        url = hf_hub_url(
+            repo_id, "README.md", repo_type=repo_type, revision=revision, endpoint=self.endpoint
+        )
+        self._check_not_blocked()
+        self._count()
+        headers = build_hf_headers(
+            token=self.token, library_name="release-tracker", library_version=__version__
+        )
+        try:
+            response = get_session().get(url, headers=headers, timeout=self.timeout)
+        except httpx2.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        return response.content[:README_BYTES].decode("utf-8", errors="replace")
+
     def _get_page(self, url: str, params: list[tuple[str, str]] | None) -> httpx2.Response:
         headers = build_hf_headers(
             token=self.token, library_name="release-tracker", library_version=__version__
@@ -244,7 +265,30 @@ def fetch(
                 break  # what was learnt so far stands; the rest is confirmed later
             except FetchError:
                 continue  # no conclusion: the repo stays as it was
+    _read_new_readmes(snapshot, known, client)
     return Observation(unchanged=False, hub=snapshot, requests=client.requests - before)
+
+
+def _read_new_readmes(
+    snapshot: HubSnapshot, known: Mapping[str, Mapping[str, Any]], client: HubClient
+) -> None:
+    """Read the README of each known repo whose head commit moved (a bounded few per poll)."""
+    seen = [
+        *snapshot.listed.values(),
+        *(c for c in snapshot.checked.values() if isinstance(c, RepoState)),
+    ]
+    updated = [
+        repo
+        for repo in seen
+        if repo.sha and (known.get(repo.key) or {}).get("sha") not in (None, repo.sha)
+    ]
+    for repo in updated[:MAX_READMES]:
+        try:
+            text = client.readme(repo.type, repo.id, repo.sha)
+        except RateLimitedError:
+            return
+        if text:
+            snapshot.readmes[repo.key] = text
 
 
 def _missing(
