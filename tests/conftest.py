@@ -8,8 +8,10 @@ schema of its own and drops it at the end.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +42,27 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Name lookups answer only for this machine: a test that reaches for the internet fails
+    at once (as if offline) instead of passing or hanging by accident."""
+    real = socket.getaddrinfo
+
+    def local_only(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in (None, "localhost"):
+            return real(host, port, *args, **kwargs)
+        try:
+            infos = real(host, port, 0, 0, 0, socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            raise socket.gaierror(socket.EAI_NONAME, f"tests resolve no names ({name})") from None
+        if all(ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach no public address ({name})")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -34,15 +35,25 @@ class Message:
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
+        autoescape=select_autoescape(["html.j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters["md"] = lambda text: _MD_SPECIAL.sub(r"\\\1", str(text))
-    env.filters["link"] = safe_url
+    env.filters["md"] = markdown_escape
+    env.filters["mdurl"] = markdown_url
     return env
+
+
+def markdown_escape(text: object) -> str:
+    """Text that Markdown shows as is: no emphasis, links, HTML or headings from outside."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def markdown_url(url: str) -> str:
+    """A URL safe inside `(...)` of a Markdown link: brackets, spaces and quotes encoded."""
+    return quote(url, safe=":/?#@!$&*+,;=%-._~")
 
 
 def safe_url(url: str | None) -> str | None:
@@ -104,7 +115,12 @@ def render_event(event: Event, fmt: str, *, sources: Mapping[int, str], public_u
         .get_template(f"event.{FORMATS[fmt]}.j2")
         .render(event=_view(event, sources, public_url))
     )
-    return Message(event.title, body.strip())
+    return Message(_title(event.title, fmt), body.strip())
+
+
+def _title(title: str, fmt: str) -> str:
+    # Several services put the title into a Markdown body (`# title`): escape it there too.
+    return markdown_escape(title) if fmt == "markdown" else title
 
 
 def render_batch(
@@ -122,7 +138,7 @@ def render_batch(
             log_link=f"{public_url.rstrip('/')}/events",
         )
     )
-    return Message(heading, body.strip())
+    return Message(_title(heading, fmt), body.strip())
 
 
 def render_test(fmt: str, *, public_url: str) -> Message:

@@ -30,7 +30,8 @@ GUARDED_SCHEMAS = {
 # Query parameters that carry secrets apprise's privacy form leaves visible: custom
 # headers (`+Header=`/`-Header=` on json/xml/form) and anything named like a credential.
 _SECRET_PARAM = re.compile(
-    r"([?&])([+-][^=&]+|[^=&]*(?:token|key|secret|pass|auth|sig)[^=&]*)=([^&]*)", re.IGNORECASE
+    r"([?&])((?:[+-]|%2B|%2D)[^=&]+|[^=&]*(?:token|key|secret|pass|auth|sig)[^=&]*)=([^&]*)",
+    re.IGNORECASE,
 )
 
 

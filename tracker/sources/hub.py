@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
-from huggingface_hub import DatasetInfo, HfApi, ModelInfo, SpaceInfo, hf_hub_url
+from huggingface_hub import DatasetInfo, HfApi, ModelInfo, SpaceInfo
 from huggingface_hub.errors import (
     DisabledRepoError,
     HfHubHTTPError,
@@ -180,9 +181,10 @@ class HubClient:
 
     def readme(self, repo_type: str, repo_id: str, revision: str) -> str | None:
         """The repo's README.md at `revision`, or None when it has none or cannot be read."""
-        url = hf_hub_url(
-            repo_id, "README.md", repo_type=repo_type, revision=revision, endpoint=self.endpoint
-        )
+        # The Hub's file URL scheme (what huggingface_hub's hf_hub_url builds, but from our
+        # endpoint rather than the one the library read from the environment at import).
+        prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type]
+        url = f"{self.endpoint}/{prefix}{repo_id}/resolve/{quote(revision, safe='')}/README.md"
         self._check_not_blocked()
         self._count()
         headers = build_hf_headers(

@@ -1,0 +1,180 @@
+"""Withheld-details detection: the labelled sentence set, and the events it yields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tracker.disclosure import BUILTIN_RULES, find_withheld, load_rules, rules_for, sentences
+from tracker.errors import UserError
+
+from .conftest import FIXTURES
+from .feeds import rss
+from .sites import Site
+from .test_hub import ORG, add_hub, new_events, poll
+from .test_pages import add_page, events_of, page
+
+LABELLED = [
+    json.loads(line)
+    for line in (FIXTURES / "disclosure" / "sentences.jsonl").read_text().splitlines()
+    if line.strip()
+]
+RULES = load_rules(BUILTIN_RULES)
+GPT4 = (
+    "Given both the competitive landscape and the safety implications of large-scale models "
+    "like GPT-4, this report contains no further details about the architecture (including "
+    "model size), hardware, training compute, dataset construction, training method, or similar."
+)
+
+
+def fires(text: str) -> bool:
+    return bool(find_withheld(text, RULES))
+
+
+def test_labelled_set_is_balanced_and_large_enough() -> None:
+    positives = sum(s["withheld"] for s in LABELLED)
+
+    assert len(LABELLED) >= 40
+    assert 0.35 <= positives / len(LABELLED) <= 0.65
+    assert all(s["source"] and s["where"] for s in LABELLED)
+
+
+def test_precision_and_recall_on_the_labelled_set() -> None:
+    predicted = [fires(s["text"]) for s in LABELLED]
+    truth = [s["withheld"] for s in LABELLED]
+    true_positives = sum(p and t for p, t in zip(predicted, truth, strict=True))
+    precision = true_positives / max(1, sum(predicted))
+    recall = true_positives / max(1, sum(truth))
+
+    assert precision >= 0.95, [
+        s["text"] for s, p in zip(LABELLED, predicted, strict=True) if p and not s["withheld"]
+    ]
+    assert recall >= 0.8
+
+
+def test_the_gpt4_sentence_fires() -> None:
+    (finding,) = find_withheld(GPT4, RULES)
+
+    assert finding.sentence == GPT4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We are releasing the weights under the Apache 2.0 license.",
+        "OLMo is a fully open language model: weights, data, code and logs are available.",
+        "The model is open source and available on Hugging Face.",
+        "For more details, see the paper.",
+        "Pull requests are welcome; please open an issue first.",
+    ],
+)
+def test_open_release_announcements_do_not_fire(text: str) -> None:
+    assert not fires(text)
+
+
+def test_sentences_are_split_on_ends_and_lines() -> None:
+    assert sentences("First one. Second one!\nThird") == ["First one.", "Second one!", "Third"]
+
+
+def test_user_rules_extend_and_override(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "withheld.toml").write_text(
+        '[[rule]]\nid = "embargo"\ndescription = "embargoed"\npatterns = [\'\\bembargoed\\b\']\n'
+    )
+    rules_for.cache_clear()
+    try:
+        rules = rules_for(tmp_path)
+        assert [f.rule for f in find_withheld("The weights are embargoed until 2027.", rules)] == [
+            "embargo"
+        ]
+        assert len(rules) == len(RULES) + 1
+    finally:
+        rules_for.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[[rule]]\nid = 'x'\npatterns = ['(unclosed']\n", "invalid pattern"),
+        ("[[rule]]\npatterns = ['a']\n", "needs an id"),
+        ("[[rule]]\nid = 'x'\n", "no patterns"),
+        ("not toml [", "cannot read"),
+    ],
+)
+def test_bad_rule_files_are_one_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(content)
+
+    with pytest.raises(UserError, match=message):
+        load_rules(path)
+
+
+def test_feed_entry_withholding_details_yields_both_events(db, site: Site) -> None:
+    from .test_poll import add_feed, poll_all
+
+    url = site.put("/feed.xml", rss(("a", "Old news")))
+    add_feed(db, url)
+    poll_all(db)
+    site.put(
+        "/feed.xml",
+        rss(("a", "Old news"), ("gpt4", "GPT-4 Technical Report")).replace(
+            "About GPT-4 Technical Report", GPT4
+        ),
+    )
+
+    report = poll_all(db)
+
+    with db.session() as session:
+        from sqlmodel import select
+
+        from tracker.models import Event
+
+        found = {
+            e.kind: e for e in session.exec(select(Event).where(Event.id.in_(report.event_ids)))
+        }
+    assert set(found) == {"post.published", "disclosure.withheld"}
+    withheld = found["disclosure.withheld"]
+    assert withheld.subject == found["post.published"].subject
+    assert withheld.data["sentence"] == GPT4
+    assert withheld.data["rule"]
+    assert withheld.severity == "warning"
+
+
+def test_revised_policy_page_yields_withheld(db, site: Site) -> None:
+    add_page(db, site.put("/license", page("policy_v2_cosmetic.html"), content_type="text/html"))
+    poll(db)
+    site.put("/license", page("policy_v3_revised.html"), content_type="text/html")
+
+    kinds = {e.kind: e for e in events_of(db, poll(db))}
+
+    assert set(kinds) == {"page.changed", "disclosure.withheld"}
+    matched = [m["sentence"] for m in kinds["disclosure.withheld"].data["matches"]]
+    assert any("will not be released" in sentence for sentence in matched)
+    assert any("non-commercial research purposes only" in sentence for sentence in matched)
+
+
+def test_model_card_withholding_weights_fires_once(db, hub) -> None:
+    repo = f"{ORG}/Frontier-1"
+    hub.add_repo("model", repo, license="other")
+    hub.set_readme("model", repo, "# Frontier-1\nA strong model.")
+    add_hub(db, ORG)
+    poll(db)
+    hub.set_readme(
+        "model",
+        repo,
+        "# Frontier-1\nThe model weights will not be released. Access is via our API.",
+    )
+    hub.commit("model", repo)
+
+    first = {e.kind: e for e in new_events(db, poll(db))}
+    hub.commit("model", repo)  # same README, new commit
+    second = {e.kind for e in new_events(db, poll(db))}
+
+    assert set(first) == {"repo.updated", "disclosure.withheld"}
+    assert first["disclosure.withheld"].subject == repo
+    assert first["disclosure.withheld"].data["openness"]["after"]["license"] == "unknown"
+    assert second == {"repo.updated"}
+    # One README read per new head commit, none otherwise.
+    assert len([r for r in hub.requests if r.path.endswith("/README.md")]) == 2
