@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from tracker.config import Settings
-from tracker.errors import UserError
+from tracker.errors import NotFoundError, UserError
 from tracker.models import Source
 from tracker.sources import kind_of, normalize_http_url
 from tracker.sources.hub import parse_target
@@ -94,8 +94,12 @@ def add(session: Session, spec: SourceSpec) -> Source:
 def get(session: Session, source_id: int) -> Source:
     source = session.get(Source, source_id)
     if source is None:
-        raise UserError(f"no source with id {source_id}")
+        raise NotFoundError(f"no source with id {source_id}")
     return source
+
+
+def find_by_id(session: Session, source_id: int | None) -> Source | None:
+    return session.get(Source, source_id) if source_id is not None else None
 
 
 def all_sources(session: Session) -> list[Source]:

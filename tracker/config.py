@@ -43,6 +43,8 @@ class Settings(BaseSettings):
 
     # Where the web UI is reached; alerts link to events there.
     public_url: str = "http://127.0.0.1:8000"
+    # Shared secret of Hugging Face webhooks (sent as X-Webhook-Secret); unset: hooks off.
+    webhook_secret: str | None = None
     # Alert delivery: attempts before giving up, first retry delay (doubling each time),
     # and how many events for one subscription at once turn into one grouped message.
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)

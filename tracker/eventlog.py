@@ -22,6 +22,7 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
     subject: str | None = None
+    exact_subject: bool = False
     min_severity: str | None = None
     limit: int = 50
     before_id: int | None = None
@@ -57,7 +58,9 @@ def query(session: Session, wanted: EventFilter) -> list[Event]:
         statement = statement.where(Event.detected_at >= wanted.since)
     if wanted.until is not None:
         statement = statement.where(Event.detected_at < wanted.until)
-    if wanted.subject:
+    if wanted.subject and wanted.exact_subject:
+        statement = statement.where(Event.subject == wanted.subject)
+    elif wanted.subject:
         statement = statement.where(col(Event.subject).contains(wanted.subject, autoescape=True))
     if wanted.min_severity:
         if wanted.min_severity not in SEVERITIES:

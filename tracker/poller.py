@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -15,9 +16,9 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from tracker import store
+from tracker import metrics, store
 from tracker.db import Database
-from tracker.errors import UserError
+from tracker.errors import NotFoundError, UserError
 from tracker.http import FetchError
 from tracker.models import Source
 from tracker.sources import Clients, kind_of
@@ -72,6 +73,7 @@ def poll_source(db: Database, clients: Clients, source_id: int) -> SourceResult:
         kind = kind_of(source.kind)
         items = store.load_item_states(session, source_id) if kind.reads_items else {}
     result = SourceResult(source.id, source.kind, store.display_name(source), ok=True)
+    started = time.monotonic()
     observation = None
     wait = 0.0
     try:
@@ -100,6 +102,9 @@ def poll_source(db: Database, clients: Clients, source_id: int) -> SourceResult:
             result.event_ids = store.record_failure(
                 session, current, result.error or "", now=now, settings=db.settings
             )
+    outcome = "ok" if result.ok else "deferred" if result.deferred else "failed"
+    metrics.POLLS.labels(source.kind, outcome).inc()
+    metrics.POLL_SECONDS.labels(source.kind).observe(time.monotonic() - started)
     return result
 
 
@@ -110,7 +115,7 @@ def select_sources(db: Database, source_ids: Sequence[int] | None) -> list[Sourc
             found = {s.id: s for s in session.exec(select(Source).where(Source.id.in_(source_ids)))}
             missing = [str(i) for i in source_ids if i not in found]
             if missing:
-                raise UserError(f"no source with id {', '.join(missing)}")
+                raise NotFoundError(f"no source with id {', '.join(missing)}")
             return [found[i] for i in dict.fromkeys(source_ids)]
         return list(session.exec(select(Source).where(Source.enabled).order_by(Source.id)))
 

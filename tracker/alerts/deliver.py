@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
+from tracker import metrics
 from tracker.alerts import messages, outbox, subscriptions, targets
 from tracker.alerts.outbox import Batch
 from tracker.db import Database
@@ -103,6 +104,7 @@ def _settle(
                 max_attempts=db.settings.delivery_max_attempts,
                 retry_seconds=db.settings.delivery_retry_seconds,
             )
+            metrics.MESSAGES.labels("sent" if outcome.ok else "failed").inc()
             if outcome.ok:
                 sent += 1
                 delivered += len(deliveries)

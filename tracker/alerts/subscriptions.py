@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from tracker.alerts import targets
 from tracker.config import Settings
-from tracker.errors import UserError
+from tracker.errors import NotFoundError, UserError
 from tracker.eventlog import check_kinds
 from tracker.events import SEVERITIES, severity_rank
 from tracker.models import Delivery, Event, Source, Subscription, SubscriptionPublic
@@ -64,7 +64,7 @@ def add(session: Session, spec: SubscriptionSpec, settings: Settings) -> Subscri
 def get(session: Session, subscription_id: int) -> Subscription:
     subscription = session.get(Subscription, subscription_id)
     if subscription is None:
-        raise UserError(f"no subscription with id {subscription_id}")
+        raise NotFoundError(f"no subscription with id {subscription_id}")
     return subscription
 
 

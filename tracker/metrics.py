@@ -1,0 +1,72 @@
+"""Prometheus metrics: counters kept by this process, and gauges read from the database.
+
+Counters (polls, poll duration, messages sent) count what this process did. What the
+database knows (events by kind, deliveries by status, failing sources) is read at scrape
+time, so every process of a deployment reports the same truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlmodel import col, select
+
+from tracker.models import Delivery, Event, Source
+
+POLLS = Counter("tracker_polls_total", "Source polls, by kind and outcome", ["kind", "outcome"])
+POLL_SECONDS = Histogram(
+    "tracker_poll_duration_seconds",
+    "Time to fetch, detect and record one source",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+MESSAGES = Counter("tracker_alert_messages_total", "Alert messages sent, by outcome", ["outcome"])
+
+
+class DatabaseCollector(Collector):
+    """Gauges computed from the database at each scrape."""
+
+    def __init__(self, database) -> None:  # type: ignore[no-untyped-def]
+        self.database = database
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        events = GaugeMetricFamily("tracker_events", "Events in the log, by kind", labels=["kind"])
+        deliveries = GaugeMetricFamily(
+            "tracker_deliveries", "Alert deliveries, by status", labels=["status"]
+        )
+        sources = GaugeMetricFamily("tracker_sources", "Sources, by kind", labels=["kind"])
+        failing = GaugeMetricFamily(
+            "tracker_sources_failing", "Sources whose last poll failed", labels=["kind"]
+        )
+        with self.database.session() as session:
+            for kind, count in session.exec(
+                select(Event.kind, sa.func.count()).group_by(col(Event.kind))
+            ):
+                events.add_metric([kind], count)
+            for state, count in session.exec(
+                select(Delivery.status, sa.func.count()).group_by(col(Delivery.status))
+            ):
+                deliveries.add_metric([state], count)
+            for kind, total, broken in session.exec(
+                select(
+                    Source.kind,
+                    sa.func.count(),
+                    sa.func.sum(sa.case((col(Source.consecutive_failures) > 0, 1), else_=0)),
+                ).group_by(col(Source.kind))
+            ):
+                sources.add_metric([kind], total)
+                failing.add_metric([kind], broken or 0)
+        yield from (events, deliveries, sources, failing)
+
+
+def registry_for(database) -> CollectorRegistry:  # type: ignore[no-untyped-def]
+    """This process's counters plus the database gauges, for one web app."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(DatabaseCollector(database))
+    for collector in (POLLS, POLL_SECONDS, MESSAGES):
+        registry.register(collector)
+    return registry

@@ -1,0 +1,117 @@
+"""The FastAPI application, built from settings (and a database, when one is shared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from tracker import __version__
+from tracker.config import Settings
+from tracker.db import Database
+from tracker.errors import NotFoundError, UserError
+from tracker.metrics import registry_for
+from tracker.web import api, atom, hooks, pages
+from tracker.web.auth import Guard, api_token
+from tracker.web.deps import TEMPLATES
+
+STATIC = Path(__file__).parent / "static"
+# Everything on a page comes from this site: no inline scripts or styles, no framing.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(
+    settings: Settings, *, db: Database | None = None, token: str | None = None
+) -> FastAPI:
+    """The web app; `token` overrides the configured or generated API token."""
+    app = FastAPI(
+        title="release-tracker",
+        version=__version__,
+        description="The event log of AI releases and their openness; sources; subscriptions.",
+        # The interactive docs pages load scripts from a CDN; the OpenAPI document suffices.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.db = db or Database(settings)
+    app.state.guard = Guard(token or api_token(settings)[0])
+    app.state.metrics = registry_for(app.state.db)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router)
+    app.include_router(atom.router)
+    app.include_router(hooks.router)
+    app.include_router(pages.router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError) -> Response:
+        code = (
+            status.HTTP_404_NOT_FOUND
+            if isinstance(exc, NotFoundError)
+            else status.HTTP_400_BAD_REQUEST
+        )
+        return _error(request, code, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+        return _error(
+            request, 422, f"invalid {where or 'request'}: {first.get('msg', 'bad value')}"
+        )
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> JSONResponse:
+        """Up, and the database answers."""
+        try:
+            with app.state.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure makes the service unhealthy
+            return JSONResponse({"status": "error", "database": str(exc).splitlines()[0]}, 503)
+        return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+
+    @app.get("/metrics", tags=["ops"])
+    def metrics() -> Response:
+        """Prometheus metrics: polls, failures, events by kind, deliveries by status."""
+        return Response(generate_latest(app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _error(request: Request, code: int, message: str, headers: dict | None = None) -> Response:
+    wants_html = "text/html" in request.headers.get(
+        "accept", ""
+    ) and not request.url.path.startswith("/api/")
+    if wants_html:
+        guard = request.app.state.guard
+        context = {
+            "request": request,
+            "code": code,
+            "detail": message,
+            "signed_in": guard.signed_in(request),
+            "csrf": guard.csrf_token(request),
+            "message": "",
+        }
+        return TEMPLATES.TemplateResponse(
+            request, "error.html", context, status_code=code, headers=headers
+        )
+    return JSONResponse({"detail": message}, status_code=code, headers=headers)

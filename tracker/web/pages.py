@@ -1,0 +1,397 @@
+"""The HTML pages: event log, event detail, a subject's history, sources, subscriptions,
+openness; forms post back with the CSRF token of the signed-in session."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tracker import catalog
+from tracker.alerts import subscriptions
+from tracker.alerts.deliver import deliver_due, send_test
+from tracker.catalog import SourceSpec
+from tracker.durations import parse_duration, parse_since
+from tracker.errors import UserError
+from tracker.eventlog import EventFilter, query
+from tracker.events import KINDS, SEVERITIES
+from tracker.models import MAX_ID, Event, SourcePublic
+from tracker.poller import poll_sources, select_sources
+from tracker.report import openness_report
+from tracker.web.auth import COOKIE, SESSION_DAYS
+from tracker.web.charts import legend, openness_chart
+from tracker.web.deps import TEMPLATES, DatabaseDep, GuardDep, SessionDep
+
+router = APIRouter(include_in_schema=False)
+FAMILIES = sorted({kind.split(".")[0] + ".*" for kind in KINDS})
+PAGE_SIZE = 50
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    guard = request.app.state.guard
+    context |= {
+        "request": request,
+        "signed_in": guard.signed_in(request),
+        "csrf": guard.csrf_token(request),
+        "message": request.query_params.get("msg", ""),
+    }
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def back(path: str, message: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?{urlencode({'msg': message})}", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/", response_class=HTMLResponse)
+def event_log(
+    request: Request,
+    db_session: SessionDep,
+    kind: str = "",
+    severity: str = "",
+    source: str = "",
+    subject: str = "",
+    since: str = "",
+    until: str = "",
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> HTMLResponse:
+    """The event log, newest first, filtered and paged."""
+    error = ""
+    events: list[Event] = []
+    try:
+        wanted = EventFilter(
+            kinds=[kind] if kind else (),
+            source_id=_int_or_none(source),
+            subject=subject or None,
+            min_severity=severity or None,
+            since=parse_since(since) if since else None,
+            until=parse_since(until) if until else None,
+            before_id=before,
+            limit=PAGE_SIZE + 1,
+        )
+        events = query(db_session, wanted)
+    except UserError as exc:
+        error = str(exc)
+    filters = {
+        "kind": kind,
+        "severity": severity,
+        "source": source,
+        "subject": subject,
+        "since": since,
+        "until": until,
+    }
+    older = None
+    if len(events) > PAGE_SIZE:
+        events = events[:PAGE_SIZE]
+        older = "?" + urlencode({k: v for k, v in filters.items() if v} | {"before": events[-1].id})
+    return render(
+        request,
+        "events.html",
+        status_code=400 if error else 200,
+        events=events,
+        filters=filters,
+        older=older,
+        newer=bool(before),
+        error=error,
+        kinds=KINDS,
+        families=FAMILIES,
+        severities=SEVERITIES,
+        sources=catalog.all_sources(db_session),
+        latest_id=events[0].id if events and not before else 0,
+    )
+
+
+def _int_or_none(value: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+        raise UserError(f"invalid source id {value!r}")
+    return int(value)
+
+
+@router.get("/events/{event_id}", response_class=HTMLResponse)
+def event_detail(request: Request, event_id: int, db_session: SessionDep) -> HTMLResponse:
+    event = db_session.get(Event, event_id)
+    if event is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no event with id {event_id}")
+    return render(
+        request,
+        "event.html",
+        event=event,
+        data_json=json.dumps(event.data, indent=2, ensure_ascii=False),
+        source=catalog.find_by_id(db_session, event.source_id),
+    )
+
+
+@router.get("/subjects", response_class=HTMLResponse)
+def subject_history(request: Request, db_session: SessionDep, subject: str = "") -> HTMLResponse:
+    """Every event of one subject (a repo id, a post or page URL), on one timeline."""
+    events = (
+        query(db_session, EventFilter(subject=subject, exact_subject=True, limit=1000))
+        if subject
+        else []
+    )
+    return render(request, "subject.html", subject=subject, events=events)
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request, db_session: SessionDep) -> HTMLResponse:
+    return render(
+        request,
+        "sources.html",
+        sources=[SourcePublic.of(s) for s in catalog.all_sources(db_session)],
+        form={},
+        error="",
+    )
+
+
+@router.post("/sources", response_class=HTMLResponse)
+def add_source_form(
+    request: Request,
+    db: DatabaseDep,
+    guard: GuardDep,
+    csrf: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "feed",
+    target: Annotated[str, Form()] = "",
+    links: Annotated[str, Form()] = "",
+    types: Annotated[str, Form()] = "",
+    every: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    guard.require_form(request, csrf)
+    form = {
+        "kind": kind,
+        "target": target,
+        "links": links,
+        "types": types,
+        "every": every,
+        "name": name,
+    }
+    try:
+        spec = catalog.checked(
+            SourceSpec(
+                kind,
+                target,
+                name or None,
+                parse_duration(every) if every else None,
+                types=types or None,
+                links=links or None,
+            ),
+            db.settings,
+        )
+        with db.session() as db_session:
+            source = catalog.add(db_session, spec)
+    except UserError as exc:
+        with db.session() as db_session:
+            listed = [SourcePublic.of(s) for s in catalog.all_sources(db_session)]
+        return render(
+            request, "sources.html", status_code=400, sources=listed, form=form, error=str(exc)
+        )
+    return back("/sources", f"Added source {source.id}: {source.target}")
+
+
+@router.post("/sources/{source_id}/remove")
+def remove_source_form(
+    request: Request,
+    source_id: int,
+    db: DatabaseDep,
+    guard: GuardDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    guard.require_form(request, csrf)
+    with db.session() as db_session:
+        source = catalog.remove(db_session, source_id)
+    return back("/sources", f"Removed source {source_id}: {source.target}")
+
+
+@router.post("/sources/{source_id}/poll")
+def poll_source_form(
+    request: Request,
+    source_id: int,
+    db: DatabaseDep,
+    guard: GuardDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    guard.require_form(request, csrf)
+    (result,) = poll_sources(db, select_sources(db, [source_id])).results
+    deliver_due(db)
+    if result.ok:
+        message = f"Polled source {source_id}: {len(result.event_ids)} new events"
+    else:
+        message = f"Polling source {source_id} failed: {result.error}"
+    return back("/sources", message)
+
+
+@router.get("/subscriptions", response_class=HTMLResponse)
+def subscriptions_page(request: Request, db_session: SessionDep) -> HTMLResponse:
+    listed = [
+        subscriptions.public(db_session, s) for s in subscriptions.all_subscriptions(db_session)
+    ]
+    return render(
+        request,
+        "subscriptions.html",
+        subscriptions=listed,
+        form={},
+        error="",
+        kinds=KINDS,
+        families=FAMILIES,
+        severities=SEVERITIES,
+    )
+
+
+@router.post("/subscriptions", response_class=HTMLResponse)
+def add_subscription_form(
+    request: Request,
+    db: DatabaseDep,
+    guard: GuardDep,
+    csrf: Annotated[str, Form()] = "",
+    url: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    min_severity: Annotated[str, Form()] = "info",
+    match: Annotated[str, Form()] = "",
+    digest: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    guard.require_form(request, csrf)
+    spec = subscriptions.SubscriptionSpec(
+        url=url,
+        kinds=[kind] if kind else (),
+        min_severity=min_severity,
+        match=match or None,
+        digest=digest or None,
+        name=name or None,
+    )
+    try:
+        with db.session() as db_session:
+            added = subscriptions.add(db_session, spec, db.settings)
+    except UserError as exc:
+        with db.session() as db_session:
+            listed = [
+                subscriptions.public(db_session, s)
+                for s in subscriptions.all_subscriptions(db_session)
+            ]
+        form = {
+            "kind": kind,
+            "min_severity": min_severity,
+            "match": match,
+            "digest": digest,
+            "name": name,
+        }
+        return render(
+            request,
+            "subscriptions.html",
+            status_code=400,
+            subscriptions=listed,
+            form=form,
+            error=str(exc),
+            kinds=KINDS,
+            families=FAMILIES,
+            severities=SEVERITIES,
+        )
+    return back("/subscriptions", f"Added subscription {added.id}")
+
+
+@router.post("/subscriptions/{subscription_id}/remove")
+def remove_subscription_form(
+    request: Request,
+    subscription_id: int,
+    db: DatabaseDep,
+    guard: GuardDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    guard.require_form(request, csrf)
+    with db.session() as db_session:
+        subscriptions.remove(db_session, subscription_id)
+    return back("/subscriptions", f"Removed subscription {subscription_id}")
+
+
+@router.post("/subscriptions/{subscription_id}/test")
+def send_test_form(
+    request: Request,
+    subscription_id: int,
+    db: DatabaseDep,
+    guard: GuardDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    guard.require_form(request, csrf)
+    outcome = send_test(db, subscription_id)
+    message = "Test alert sent" if outcome.ok else f"Test alert failed: {outcome.error}"
+    return back("/subscriptions", message)
+
+
+@router.get("/openness", response_class=HTMLResponse)
+def openness_page(
+    request: Request, db_session: SessionDep, since: str = "1y", author: str = ""
+) -> HTMLResponse:
+    now = datetime.now(UTC)
+    try:
+        start = parse_since(since, now=now)
+    except UserError as exc:
+        return render(
+            request,
+            "openness.html",
+            status_code=400,
+            reports=[],
+            error=str(exc),
+            since=since,
+            author=author,
+        )
+    reports = openness_report(db_session, since=start, now=now, author=author or None, points=12)
+    charts = [(report, openness_chart(report)) for report in reports]
+    return render(
+        request,
+        "openness.html",
+        reports=charts,
+        error="",
+        since=since,
+        author=author,
+        legend=legend(),
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", next=_local(next), error="")
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    guard: GuardDep,
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    if not guard.token_matches(token.strip()):
+        return render(
+            request,
+            "login.html",
+            status_code=401,
+            next=_local(next),
+            error="That is not the API token.",
+        )
+    response = RedirectResponse(_local(next), status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        COOKIE,
+        guard.new_session(),
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, guard: GuardDep, csrf: Annotated[str, Form()] = "") -> Response:
+    guard.require_form(request, csrf)
+    response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _local(path: str) -> str:
+    """Only redirect within this site: `//evil.example` and `https://…` become `/`."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
