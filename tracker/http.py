@@ -8,10 +8,12 @@ private-network guard on every connection.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -21,10 +23,20 @@ from tracker.config import Settings
 from tracker.netguard import BlockedAddressError, GuardedBackend
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+DEFAULT_RETRY_AFTER = 600.0
+_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 
 class FetchError(Exception):
     """A fetch that failed; the message is one line fit for `last_error`."""
+
+
+class DeferredError(FetchError):
+    """The server asked us to come back later (429, or 503 with Retry-After): not a failure."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,12 @@ class Response:
     body: bytes = b""
     validators: Validators = field(default_factory=Validators)
     requests: int = 1  # one more for each redirect followed
+
+    @property
+    def fresh_for(self) -> float | None:
+        """Seconds the server says the response stays fresh (Cache-Control max-age)."""
+        match = _MAX_AGE.search(self.headers.get("cache-control", ""))
+        return float(match.group(1)) if match else None
 
     @property
     def not_modified(self) -> bool:
@@ -116,6 +134,14 @@ class Fetcher:
                     if http_response.status_code == 200:
                         body = self._read_capped(http_response, deadline)
                     elif http_response.status_code >= 400:
+                        wait = retry_after(http_response.headers.get("retry-after"))
+                        if http_response.status_code == 429 or (
+                            http_response.status_code == 503 and wait is not None
+                        ):
+                            wait = wait if wait is not None else DEFAULT_RETRY_AFTER
+                            raise DeferredError(
+                                f"{_status_line(http_response)}; retrying in {round(wait)}s", wait
+                            )
                         raise FetchError(_status_line(http_response))
                     return Response(
                         url=url,
@@ -167,6 +193,20 @@ def guarded_transport(settings: Settings) -> httpx.HTTPTransport:
         # attribute each time it opens a connection.
         transport._pool._network_backend = GuardedBackend()
     return transport
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
 
 
 def _conditional_headers(validators: Validators | None) -> dict[str, str]:

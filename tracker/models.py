@@ -83,8 +83,11 @@ class Source(SQLModel, table=True):
     links: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
-    # Poll bookkeeping.
+    # Poll bookkeeping. A scheduler claims a due source by setting a lease (a token and an
+    # expiry) so two workers never poll it at once; a crashed worker's lease runs out.
     next_poll_at: datetime | None = _time(index=True)
+    lease_until: datetime | None = _time()
+    lease_token: str | None = Field(default=None, max_length=36)
     last_polled_at: datetime | None = _time()
     last_success_at: datetime | None = _time()
     baselined_at: datetime | None = _time()

@@ -133,3 +133,6 @@ class Observation:
     content_hash: str | None = None
     requests: int = 1
     hub: HubSnapshot | None = None
+    # How long the server says this stays fresh (Cache-Control max-age, an RSS <ttl>):
+    # polling sooner would only fetch the same thing again.
+    fresh_for: float | None = None

@@ -18,11 +18,11 @@ from sqlmodel import select
 
 from tracker import metrics, store
 from tracker.db import Database
-from tracker.errors import NotFoundError, UserError
-from tracker.http import FetchError
+from tracker.dispatch import holds_lease
+from tracker.errors import NotFoundError
+from tracker.http import DeferredError, FetchError
 from tracker.models import Source
 from tracker.sources import Clients, kind_of
-from tracker.sources.hub import RateLimitedError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class SourceResult:
     ok: bool
     error: str | None = None
     deferred: bool = False  # the server asked us to wait (HTTP 429): not a failure
+    moot: bool = False  # the lease passed to another poller: nothing was recorded
     unchanged: bool = False
     event_ids: list[int] = field(default_factory=list)
     requests: int = 0
@@ -64,21 +65,30 @@ class PollReport:
         return [result for result in self.results if result.deferred]
 
 
-def poll_source(db: Database, clients: Clients, source_id: int) -> SourceResult:
-    """Poll one source and record the outcome; never raises for a failing source."""
+def poll_source(
+    db: Database, clients: Clients, source_id: int, *, lease_token: str | None = None
+) -> SourceResult:
+    """Poll one source and record the outcome; never raises for a failing source.
+
+    With a `lease_token` (scheduled polls), the outcome is recorded only if the lease is
+    still this poll's: a poll that lost its lease to another worker changes nothing.
+    """
     with db.session() as session:
         source = session.get(Source, source_id)
         if source is None:
-            raise UserError(f"no source with id {source_id}")
+            raise NotFoundError(f"no source with id {source_id}")
         kind = kind_of(source.kind)
         items = store.load_item_states(session, source_id) if kind.reads_items else {}
     result = SourceResult(source.id, source.kind, store.display_name(source), ok=True)
+    if not holds_lease(source, lease_token):
+        result.moot = True
+        return result
     started = time.monotonic()
     observation = None
     wait = 0.0
     try:
         observation = kind.fetch(source, clients, items)
-    except RateLimitedError as exc:
+    except DeferredError as exc:
         result.ok, result.deferred, result.error, wait = False, True, str(exc), exc.retry_after
     except FetchError as exc:
         result.ok, result.error = False, str(exc)
@@ -89,6 +99,9 @@ def poll_source(db: Database, clients: Clients, source_id: int) -> SourceResult:
     with db.session() as session:
         current = store.lock_source(session, source_id)
         if current is None:  # removed while it was being fetched
+            return result
+        if not holds_lease(current, lease_token):
+            result.moot = True
             return result
         if observation is not None:
             result.unchanged = observation.unchanged

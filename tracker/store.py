@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,9 +72,19 @@ def record_success(
     source.last_error = None
     source.consecutive_failures = 0
     source.failing_since = None
-    source.next_poll_at = now + timedelta(seconds=source.every_seconds)
+    source.next_poll_at = now + next_interval(source.every_seconds, observation.fresh_for)
+    source.lease_until = source.lease_token = None
     session.add(source)
     return insert_events(session, source.id, drafts, now=now)
+
+
+def next_interval(every_seconds: int, fresh_for: float | None) -> timedelta:
+    """The source's interval, spread by ±5% so sources added together drift apart, and never
+    shorter than the server says the content stays fresh (up to a day)."""
+    seconds = every_seconds * random.uniform(0.95, 1.05)
+    if fresh_for:
+        seconds = max(seconds, min(fresh_for, MAX_BACKOFF.total_seconds()))
+    return timedelta(seconds=seconds)
 
 
 def record_deferral(
@@ -82,7 +93,8 @@ def record_deferral(
     """Put a poll off (the server asked us to wait); not a failure of the source."""
     source.last_polled_at = now
     source.last_error = reason[:1000]
-    source.next_poll_at = now + timedelta(seconds=max(wait, 1.0))
+    source.next_poll_at = now + timedelta(seconds=min(max(wait, 1.0), MAX_BACKOFF.total_seconds()))
+    source.lease_until = source.lease_token = None
     session.add(source)
 
 
@@ -98,6 +110,7 @@ def record_failure(
     source.consecutive_failures = health.consecutive_failures
     source.failing_since = health.failing_since
     source.next_poll_at = now + backoff(source.every_seconds, health.consecutive_failures)
+    source.lease_until = source.lease_token = None
     session.add(source)
     return insert_events(session, source.id, [failing] if failing else [], now=now)
 

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from tracker.cli import db, events, poll, report, serve, sources, subscriptions
+from tracker.cli import db, events, poll, report, run, serve, sources, subscriptions
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.output import errors
 from tracker.errors import UserError
@@ -30,6 +30,7 @@ app.command("deliver")(subscriptions.deliver)
 app.command("events")(events.events)
 app.command("poll")(poll.poll)
 app.command("serve")(serve.serve)
+app.command("run")(run.run)
 
 
 @app.callback()

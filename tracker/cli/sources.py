@@ -163,9 +163,16 @@ def import_sources(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Add every source of a watch list that is not watched yet (safe to repeat)."""
-    state = app_context(ctx)
-    specs = watchlist.read(file)
-    checked = _check_all(specs, state.settings, file.name)
+    added, existing = import_file(app_context(ctx), file)
+    if as_json:
+        print_json({"added": added, "existing": existing})
+    else:
+        console.print(f"Imported {file.name}: {len(added)} added, {len(existing)} already watched.")
+
+
+def import_file(state, file: Path) -> tuple[list[SourcePublic], list[int]]:  # type: ignore[no-untyped-def]
+    """Check every source of the file, then add the new ones in one transaction."""
+    checked = _check_all(watchlist.read(file), state.settings, file.name)
     added, existing = [], []
     with state.db.session() as session:
         unique = {catalog.identity(spec): spec for spec in reversed(checked)}
@@ -175,10 +182,7 @@ def import_sources(
                 existing.append(found.id)
             else:
                 added.append(SourcePublic.of(catalog.add(session, spec)))
-    if as_json:
-        print_json({"added": added, "existing": existing})
-    else:
-        console.print(f"Imported {file.name}: {len(added)} added, {len(existing)} already watched.")
+    return added, existing
 
 
 def _check_all(specs: list[SourceSpec], settings, where: str) -> list[SourceSpec]:

@@ -31,6 +31,7 @@ class ParsedFeed:
 
     title: str | None
     entries: list[FeedEntry]
+    ttl_minutes: int | None = None
 
 
 class NotAFeedError(FetchError):
@@ -58,6 +59,7 @@ def fetch(
             validators=response.validators,
             content_hash=digest,
             requests=response.requests,
+            fresh_for=response.fresh_for,
         )
     parsed = parse(
         response.body, url=response.url, content_type=response.headers.get("content-type")
@@ -69,6 +71,7 @@ def fetch(
         validators=response.validators,
         content_hash=digest,
         requests=response.requests,
+        fresh_for=max(response.fresh_for or 0, (parsed.ttl_minutes or 0) * 60) or None,
     )
 
 
@@ -81,9 +84,11 @@ def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFe
     if not result.get("version"):
         raise NotAFeedError(_not_a_feed_reason(body, content_type, result))
     feed = result.get("feed", {})
+    ttl = str(feed.get("ttl", "")).strip()
     return ParsedFeed(
         title=one_line(feed.get("title", "")) or None,
         entries=[_entry(raw) for raw in result.entries],
+        ttl_minutes=int(ttl) if ttl.isdigit() else None,
     )
 
 

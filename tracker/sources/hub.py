@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -35,7 +34,7 @@ from huggingface_hub.utils import (
 from tracker import __version__
 from tracker.config import Settings
 from tracker.errors import UserError
-from tracker.http import FetchError
+from tracker.http import DeferredError, FetchError, retry_after
 from tracker.observations import REPO_TYPES, Gone, HubSnapshot, Observation, Renamed, RepoState
 
 # The fields detection reads; spaces have no gate. An unknown expand value gets HTTP 400.
@@ -78,12 +77,11 @@ _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 _TARGET = re.compile(rf"(?P<owner>{_NAME})(?:/(?P<name>{_NAME}))?")
 
 
-class RateLimitedError(FetchError):
+class RateLimitedError(DeferredError):
     """The Hub answered 429: this source waits `retry_after` seconds, the poll goes on."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited by the Hub; next try in {round(retry_after)}s")
-        self.retry_after = retry_after
+        super().__init__(f"rate limited by the Hub; next try in {round(retry_after)}s", retry_after)
 
 
 @dataclass(frozen=True)
@@ -334,15 +332,8 @@ def _retry_after(headers: Mapping[str, str]) -> float:
     limit = parse_ratelimit_headers(headers)
     if limit is not None:
         return float(limit.reset_in_seconds) + 1
-    value = headers.get("retry-after")
-    if value:
-        if value.strip().isdigit():
-            return float(value)
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            pass
-    return DEFAULT_RATE_LIMIT_WAIT
+    wait = retry_after(headers.get("retry-after"))
+    return wait if wait is not None else DEFAULT_RATE_LIMIT_WAIT
 
 
 def _describe(exc: Exception) -> str:
