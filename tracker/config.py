@@ -43,6 +43,14 @@ class Settings(BaseSettings):
 
     # Where the web UI is reached; alerts link to events there.
     public_url: str = "http://127.0.0.1:8000"
+    # Distributed mode: how long a worker may hold a source before another may poll it, and
+    # Celery's soft and hard limits for one task.
+    lease_seconds: int = Field(default=600, ge=5)
+    task_soft_time_limit: int = Field(default=240, ge=5)
+    task_time_limit: int = Field(default=300, ge=10)
+    dispatch_every_seconds: float = Field(default=5.0, gt=0)
+    sweep_every_seconds: float = Field(default=30.0, gt=0)
+
     # Shared secret of Hugging Face webhooks (sent as X-Webhook-Secret); unset: hooks off.
     webhook_secret: str | None = None
     # Alert delivery: attempts before giving up, first retry delay (doubling each time),

@@ -30,11 +30,13 @@ class DeliveryReport:
     failed: list[str] = field(default_factory=list)  # one line per failed message
 
 
-def deliver_due(db: Database, *, now: datetime | None = None) -> DeliveryReport:
-    """Send every due pending delivery and record the outcome of each attempt."""
+def deliver_due(
+    db: Database, *, now: datetime | None = None, subscription_id: int | None = None
+) -> DeliveryReport:
+    """Send every due pending delivery (of one subscription, if given); record each attempt."""
     now = now or datetime.now(UTC)
     with db.session() as session:
-        batches = outbox.claim_due(session, now=now)
+        batches = outbox.claim_due(session, now=now, subscription_id=subscription_id)
         names = _source_names(session, {e.source_id for b in batches for e in b.events})
     report = DeliveryReport()
     if not batches:

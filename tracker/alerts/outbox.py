@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
@@ -68,7 +69,9 @@ class Batch:
     events: list[Event]
 
 
-def claim_due(session: Session, *, now: datetime, limit: int = 5000) -> list[Batch]:
+def claim_due(
+    session: Session, *, now: datetime, limit: int = 5000, subscription_id: int | None = None
+) -> list[Batch]:
     """Take due, unclaimed pending deliveries for sending; grouped by subscription."""
     statement = (
         select(Delivery)
@@ -80,6 +83,8 @@ def claim_due(session: Session, *, now: datetime, limit: int = 5000) -> list[Bat
         .order_by(col(Delivery.id))
         .limit(limit)
     )
+    if subscription_id is not None:
+        statement = statement.where(Delivery.subscription_id == subscription_id)
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     deliveries = list(session.exec(statement))
@@ -139,3 +144,23 @@ def settle(
                 delay = retry_seconds * 2 ** (delivery.attempts - 1)
                 delivery.next_attempt_at = now + timedelta(seconds=min(delay, 3600))
         session.add(delivery)
+
+
+def due_by_subscription(
+    session: Session, *, now: datetime, digests_only: bool = False
+) -> list[int]:
+    """One due, unclaimed pending delivery id per subscription: what a sweeper re-enqueues."""
+    statement = (
+        select(Delivery.subscription_id, sa.func.min(Delivery.id))
+        .where(
+            Delivery.status == "pending",
+            col(Delivery.next_attempt_at) <= now,
+            or_(col(Delivery.claimed_until).is_(None), col(Delivery.claimed_until) < now),
+        )
+        .group_by(col(Delivery.subscription_id))
+    )
+    if digests_only:
+        statement = statement.join(
+            Subscription, col(Subscription.id) == col(Delivery.subscription_id)
+        ).where(col(Subscription.digest).is_not(None))
+    return [delivery_id for _subscription, delivery_id in session.exec(statement)]

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from tracker.cli import db, events, poll, report, run, serve, sources, subscriptions
+from tracker.cli import db, events, poll, report, run, serve, sources, subscriptions, workers
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.output import errors
 from tracker.errors import UserError
@@ -31,6 +31,8 @@ app.command("events")(events.events)
 app.command("poll")(poll.poll)
 app.command("serve")(serve.serve)
 app.command("run")(run.run)
+app.command("worker", context_settings=workers.PASS_THROUGH)(workers.worker)
+app.command("beat", context_settings=workers.PASS_THROUGH)(workers.beat)
 
 
 @app.callback()

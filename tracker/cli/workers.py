@@ -1,0 +1,31 @@
+"""`tracker worker` and `tracker beat`: the distributed mode (Celery on TRACKER_BROKER_URL)."""
+
+from __future__ import annotations
+
+import typer
+
+from tracker.cli.context import app_context
+from tracker.db import upgrade
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def worker(ctx: typer.Context) -> None:
+    """Start a Celery worker (options after the command go to Celery, e.g. --concurrency 8)."""
+    from workers.celery_app import create_celery
+
+    state = app_context(ctx)
+    upgrade(state.db.engine)  # the schema is ready before the first task needs it
+    app = create_celery(state.settings)
+    app.worker_main(["worker", "--loglevel", "INFO", *ctx.args])
+
+
+def beat(ctx: typer.Context) -> None:
+    """Start the Celery beat: dispatches due sources, sweeps deliveries, sends digests."""
+    from workers.celery_app import create_celery
+
+    state = app_context(ctx)
+    upgrade(state.db.engine)
+    state.settings.home.mkdir(parents=True, exist_ok=True)  # the beat keeps its state there
+    app = create_celery(state.settings)
+    app.start(["beat", "--loglevel", "INFO", *ctx.args])
