@@ -8,6 +8,7 @@ time, so every process of a deployment reports the same truth.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -42,6 +43,13 @@ class DatabaseCollector(Collector):
         failing = GaugeMetricFamily(
             "tracker_sources_failing", "Sources whose last poll failed", labels=["kind"]
         )
+        poll_lag = GaugeMetricFamily(
+            "tracker_poll_lag_seconds", "How overdue the most overdue unclaimed source is"
+        )
+        delivery_lag = GaugeMetricFamily(
+            "tracker_delivery_lag_seconds", "How overdue the oldest due pending delivery is"
+        )
+        now = datetime.now(UTC)
         with self.database.session() as session:
             for kind, count in session.exec(
                 select(Event.kind, sa.func.count()).group_by(col(Event.kind))
@@ -60,7 +68,29 @@ class DatabaseCollector(Collector):
             ):
                 sources.add_metric([kind], total)
                 failing.add_metric([kind], broken or 0)
-        yield from (events, deliveries, sources, failing)
+            oldest_poll = session.exec(
+                select(sa.func.min(Source.next_poll_at)).where(
+                    col(Source.enabled),
+                    col(Source.next_poll_at) <= now,
+                    col(Source.lease_until).is_(None),
+                )
+            ).one()
+            oldest_delivery = session.exec(
+                select(sa.func.min(Delivery.next_attempt_at)).where(
+                    Delivery.status == "pending", col(Delivery.next_attempt_at) <= now
+                )
+            ).one()
+        poll_lag.add_metric([], _age(oldest_poll, now))
+        delivery_lag.add_metric([], _age(oldest_delivery, now))
+        yield from (events, deliveries, sources, failing, poll_lag, delivery_lag)
+
+
+def _age(moment: datetime | None, now: datetime) -> float:
+    if moment is None:
+        return 0.0
+    if moment.tzinfo is None:  # an aggregate over a UTC column comes back naive on SQLite
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (now - moment).total_seconds())
 
 
 def registry_for(database) -> CollectorRegistry:  # type: ignore[no-untyped-def]

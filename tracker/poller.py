@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from tracker import metrics, store
+from tracker import logs, metrics, store
 from tracker.db import Database
 from tracker.dispatch import holds_lease
 from tracker.errors import NotFoundError
@@ -66,6 +66,14 @@ class PollReport:
 
 
 def poll_source(
+    db: Database, clients: Clients, source_id: int, *, lease_token: str | None = None
+) -> SourceResult:
+    """Poll one source and record the outcome (see `_poll_source`), logging as that source."""
+    with logs.about(source_id=source_id):
+        return _poll_source(db, clients, source_id, lease_token=lease_token)
+
+
+def _poll_source(
     db: Database, clients: Clients, source_id: int, *, lease_token: str | None = None
 ) -> SourceResult:
     """Poll one source and record the outcome; never raises for a failing source.

@@ -13,9 +13,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
+from tracker import logs
 from tracker.alerts import outbox
 from tracker.alerts.deliver import deliver_due
 from tracker.config import Settings
@@ -51,9 +53,18 @@ def _resources() -> tuple[Database, Clients]:
 
 
 def register(app: Celery, settings: Settings) -> None:
-    """Define the tasks on `app`."""
+    """Define the tasks on `app`; log lines of a task carry its id."""
     global _settings
     _settings = settings
+
+    @task_prerun.connect(weak=False)
+    def _name_task(task_id: str | None = None, **_: object) -> None:
+        logs.TASK_ID.set(task_id)
+
+    @task_postrun.connect(weak=False)
+    def _forget_task(**_: object) -> None:
+        logs.TASK_ID.set(None)
+
     lease_seconds = settings.lease_seconds
 
     @app.task(name="tracker.dispatch_due", **RETRY)

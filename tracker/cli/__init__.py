@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from tracker import logs
 from tracker.cli import db, events, poll, report, run, serve, sources, subscriptions, workers
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.output import errors
@@ -44,9 +45,8 @@ def root(ctx: typer.Context) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input gets one line on stderr and exit code 2, never a traceback."""
-    logging.basicConfig(
-        level=os.environ.get("TRACKER_LOG_LEVEL", "WARNING").upper(),
-        format="%(levelname)s %(name)s: %(message)s",
+    logs.configure(
+        os.environ.get("TRACKER_LOG_LEVEL", "WARNING"), os.environ.get("TRACKER_LOG_FORMAT", "text")
     )
     # Apprise logs each failed send; the command reports failures itself, once.
     logging.getLogger("apprise").propagate = False
