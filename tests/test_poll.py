@@ -227,3 +227,19 @@ def test_repeated_poll_of_changed_feed_never_duplicates_events(db: Database, sit
 
     assert poll_all(db).event_ids == []
     assert len(events(db, "post.published")) == 1
+
+
+def test_many_feeds_are_parsed_in_worker_processes(db: Database, site: Site) -> None:
+    # From PARALLEL_PARSING_FROM sources on, feedparser runs in one process per core.
+    from tracker.poller import PARALLEL_PARSING_FROM
+
+    count = PARALLEL_PARSING_FROM + 5
+    for n in range(count):
+        add_feed(db, site.put(f"/feed{n}.xml", rss((f"{n}-a", "A"), (f"{n}-b", "B"))))
+
+    report = poll_all(db)
+
+    assert [r.ok for r in report.results] == [True] * count
+    assert len(events(db, "source.baselined")) == count
+    with db.session() as session:
+        assert len(session.exec(select(Item)).all()) == 2 * count

@@ -1,3 +1,5 @@
 from tracker.cli import run
 
-run()
+# Guarded: worker processes (spawned for parsing) import the main module again.
+if __name__ == "__main__":
+    run()

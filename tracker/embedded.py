@@ -31,7 +31,7 @@ class Scheduler:
         self.workers = workers
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(workers, "scheduled")
-        self._clients = Clients(db.settings)
+        self._clients = Clients(db.settings, parallel_parsing=True)
         self._in_flight: set[Future] = set()
         self._delivering: Future | None = None
         self._thread: threading.Thread | None = None

@@ -25,6 +25,7 @@ from tracker.models import Source
 from tracker.sources import Clients, kind_of
 
 log = logging.getLogger(__name__)
+PARALLEL_PARSING_FROM = 50
 
 
 @dataclass
@@ -151,7 +152,12 @@ def poll_sources(
     report = PollReport()
     lock = threading.Lock()
     workers = max(1, min(db.settings.poll_concurrency, len(sources)))
-    with Clients(db.settings) as clients, ThreadPoolExecutor(workers, "poll") as pool:
+    # Worker processes for parsing pay off only when there are many feeds to parse.
+    parallel = len(sources) >= PARALLEL_PARSING_FROM
+    with (
+        Clients(db.settings, parallel_parsing=parallel) as clients,
+        ThreadPoolExecutor(workers, "poll") as pool,
+    ):
         futures = [pool.submit(poll_source, db, clients, source.id) for source in sources]
         for future in as_completed(futures):
             result = future.result()

@@ -6,8 +6,11 @@ and a pure detection function in `tracker.detect`. This module wires them togeth
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,13 +32,33 @@ ItemStates = Mapping[str, Mapping[str, Any]]
 
 
 class Clients:
-    """The network clients one poll run shares across its threads, created on first use."""
+    """The network clients one poll run shares across its threads, created on first use.
 
-    def __init__(self, settings: Settings) -> None:
+    With `parallel_parsing`, feeds are parsed in worker processes (one per core): fetching
+    is I/O and threads suffice, but feedparser is pure Python and would keep a baseline of
+    many feeds on one core.
+    """
+
+    def __init__(self, settings: Settings, *, parallel_parsing: bool = False) -> None:
         self.settings = settings
         self._lock = threading.Lock()
         self._http: Fetcher | None = None
         self._hub: hub.HubClient | None = None
+        self._parallel = parallel_parsing and (os.cpu_count() or 1) > 1
+        self._parsers: ProcessPoolExecutor | None = None
+
+    def parse_feed(self, body: bytes, *, url: str, content_type: str | None) -> feed.ParsedFeed:
+        """feedparser on the bytes, in a worker process when parsing in parallel."""
+        if not self._parallel:
+            return feed.parse(body, url=url, content_type=content_type)
+        with self._lock:
+            if self._parsers is None:
+                # Spawned, not forked: this process has threads, and a fork copies their locks.
+                self._parsers = ProcessPoolExecutor(
+                    os.cpu_count(), mp_context=multiprocessing.get_context("spawn")
+                )
+            parsers = self._parsers
+        return parsers.submit(feed.parse, body, url=url, content_type=content_type).result()
 
     @property
     def http(self) -> Fetcher:
@@ -66,6 +89,8 @@ class Clients:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+        if self._parsers is not None:
+            self._parsers.shutdown(cancel_futures=True)
 
     def __enter__(self) -> Clients:
         return self
@@ -89,7 +114,11 @@ class SourceKind:
 def _fetch_feed(source: Source, clients: Clients, _items: ItemStates) -> Observation:
     validators = Validators(etag=source.etag, last_modified=source.last_modified)
     return feed.fetch(
-        source.target, clients.http, validators=validators, last_hash=source.content_hash
+        source.target,
+        clients.http,
+        validators=validators,
+        last_hash=source.content_hash,
+        parser=clients.parse_feed,
     )
 
 

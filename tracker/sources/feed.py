@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,9 +40,14 @@ class NotAFeedError(FetchError):
 
 
 def fetch(
-    url: str, fetcher: Fetcher, *, validators: Validators | None, last_hash: str | None
+    url: str,
+    fetcher: Fetcher,
+    *,
+    validators: Validators | None,
+    last_hash: str | None,
+    parser: Callable[..., ParsedFeed] | None = None,
 ) -> Observation:
-    """Fetch a feed; parse it only if the server sent something new."""
+    """Fetch a feed; parse it (with `parser`, else in this thread) only if it is new."""
     response = fetcher.get(url, validators=validators, accept=ACCEPT)
     if response.not_modified:
         return Observation(
@@ -61,7 +67,7 @@ def fetch(
             requests=response.requests,
             fresh_for=response.fresh_for,
         )
-    parsed = parse(
+    parsed = (parser or parse)(
         response.body, url=response.url, content_type=response.headers.get("content-type")
     )
     return Observation(
