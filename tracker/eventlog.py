@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, or_, select
 
@@ -26,6 +26,11 @@ class EventFilter:
     min_severity: str | None = None
     limit: int = 50
     before_id: int | None = None
+
+
+def _utc(moment: datetime) -> datetime:
+    """Times without an offset are read as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_kinds(kinds: Sequence[str]) -> list[str]:
@@ -55,9 +60,9 @@ def query(session: Session, wanted: EventFilter) -> list[Event]:
     if wanted.source_id is not None:
         statement = statement.where(Event.source_id == wanted.source_id)
     if wanted.since is not None:
-        statement = statement.where(Event.detected_at >= wanted.since)
+        statement = statement.where(Event.detected_at >= _utc(wanted.since))
     if wanted.until is not None:
-        statement = statement.where(Event.detected_at < wanted.until)
+        statement = statement.where(Event.detected_at < _utc(wanted.until))
     if wanted.subject and wanted.exact_subject:
         statement = statement.where(Event.subject == wanted.subject)
     elif wanted.subject:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
 from tracker import catalog
@@ -20,6 +20,7 @@ from tracker.web.deps import DatabaseDep, SessionDep, WriteAccess
 
 router = APIRouter(prefix="/api", tags=["api"])
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class EventPage(BaseModel):
@@ -62,7 +63,7 @@ def list_events(
 
 
 @router.get("/events/{event_id}", response_model=EventPublic)
-def get_event(event_id: int, db_session: SessionDep) -> EventPublic:
+def get_event(event_id: PathId, db_session: SessionDep) -> EventPublic:
     """One event."""
     from tracker.models import Event
 
@@ -88,7 +89,7 @@ def list_sources(db_session: SessionDep) -> list[SourcePublic]:
 
 
 @router.get("/sources/{source_id}", response_model=SourcePublic)
-def get_source(source_id: int, db_session: SessionDep) -> SourcePublic:
+def get_source(source_id: PathId, db_session: SessionDep) -> SourcePublic:
     """One source."""
     return SourcePublic.of(catalog.get(db_session, source_id))
 
@@ -112,13 +113,13 @@ def add_source(body: SourceCreate, db: DatabaseDep) -> SourcePublic:
 
 
 @router.delete("/sources/{source_id}", status_code=204, dependencies=[WriteAccess])
-def remove_source(source_id: int, db_session: SessionDep) -> None:
+def remove_source(source_id: PathId, db_session: SessionDep) -> None:
     """Stop watching a source; its events stay."""
     catalog.remove(db_session, source_id)
 
 
 @router.post("/sources/{source_id}/poll", dependencies=[WriteAccess])
-def poll_source_now(source_id: int, db: DatabaseDep) -> dict:
+def poll_source_now(source_id: PathId, db: DatabaseDep) -> dict:
     """Poll one source now and send the resulting alerts."""
     report = poll_sources(db, select_sources(db, [source_id]))
     alerts = deliver_due(db)
@@ -153,7 +154,7 @@ def list_subscriptions(db_session: SessionDep) -> list[SubscriptionPublic]:
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
-def get_subscription(subscription_id: int, db_session: SessionDep) -> SubscriptionPublic:
+def get_subscription(subscription_id: PathId, db_session: SessionDep) -> SubscriptionPublic:
     """One subscription, URL masked."""
     return subscriptions.public(db_session, subscriptions.get(db_session, subscription_id))
 
@@ -169,13 +170,13 @@ def add_subscription(body: SubscriptionCreate, db: DatabaseDep) -> SubscriptionP
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204, dependencies=[WriteAccess])
-def remove_subscription(subscription_id: int, db_session: SessionDep) -> None:
+def remove_subscription(subscription_id: PathId, db_session: SessionDep) -> None:
     """Delete a subscription and its pending deliveries."""
     subscriptions.remove(db_session, subscription_id)
 
 
 @router.post("/subscriptions/{subscription_id}/test", dependencies=[WriteAccess])
-def test_subscription(subscription_id: int, db: DatabaseDep) -> dict:
+def test_subscription(subscription_id: PathId, db: DatabaseDep) -> dict:
     """Send one test alert and say whether it went out."""
     outcome = send_test(db, subscription_id)
     return {"ok": outcome.ok, "error": outcome.error}

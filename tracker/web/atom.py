@@ -27,13 +27,21 @@ def events_atom(
     source: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     subject: str | None = None,
     severity: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
-    """The newest matching events as Atom 1.0."""
+    """The newest matching events as Atom 1.0 (the event log's filters)."""
     events = query(
         db_session,
         EventFilter(
-            kinds=kind or (), source_id=source, subject=subject, min_severity=severity, limit=limit
+            kinds=kind or (),
+            source_id=source,
+            subject=subject,
+            min_severity=severity,
+            since=since,
+            until=until,
+            limit=limit,
         ),
     )
     base = str(request.base_url).rstrip("/")
@@ -56,7 +64,7 @@ def events_atom(
             _text(entry, "published", event.published_at.isoformat())
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=f"{base}/events/{event.id}")
         if safe_url(event.url):
-            ET.SubElement(entry, f"{{{ATOM}}}link", rel="related", href=event.url)
+            ET.SubElement(entry, f"{{{ATOM}}}link", rel="related", href=_clean(event.url or ""))
         ET.SubElement(entry, f"{{{ATOM}}}category", term=event.kind, label=event.severity)
         summary = [*change_lines(event.before, event.after), f"{event.kind} · {event.subject}"]
         _text(entry, "summary", "\n".join(summary))
@@ -68,4 +76,8 @@ def events_atom(
 
 def _text(parent: ET.Element, tag: str, text: str) -> None:
     # Control characters from a feed would make the document invalid XML.
-    ET.SubElement(parent, f"{{{ATOM}}}{tag}").text = _CONTROL.sub("", text)
+    ET.SubElement(parent, f"{{{ATOM}}}{tag}").text = _clean(text)
+
+
+def _clean(text: str) -> str:
+    return _CONTROL.sub("", text)

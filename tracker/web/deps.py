@@ -12,11 +12,25 @@ from sqlmodel import Session
 
 from tracker.alerts.messages import change_lines, safe_url
 from tracker.db import Database
+from tracker.models import SubscriptionPublic
 from tracker.web.auth import Guard
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["safe_url"] = safe_url
 TEMPLATES.env.globals["change_lines"] = change_lines
+
+
+def describe_filters(subscription: SubscriptionPublic) -> str:
+    """`access.*, source 3, ≥ warning, matching "llama"`, or `everything`."""
+    parts = [*subscription.kinds, *(f"source {i}" for i in subscription.source_ids)]
+    if subscription.min_severity != "info":
+        parts.append(f"≥ {subscription.min_severity}")
+    if subscription.match:
+        parts.append(f"matching “{subscription.match}”")
+    return ", ".join(parts) or "everything"
+
+
+TEMPLATES.env.globals["describe_filters"] = describe_filters
 
 
 def database(request: Request) -> Database:

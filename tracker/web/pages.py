@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tracker import catalog
@@ -29,6 +29,7 @@ from tracker.web.deps import TEMPLATES, DatabaseDep, GuardDep, SessionDep
 router = APIRouter(include_in_schema=False)
 FAMILIES = sorted({kind.split(".")[0] + ".*" for kind in KINDS})
 PAGE_SIZE = 50
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -113,7 +114,7 @@ def _int_or_none(value: str) -> int | None:
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
-def event_detail(request: Request, event_id: int, db_session: SessionDep) -> HTMLResponse:
+def event_detail(request: Request, event_id: PathId, db_session: SessionDep) -> HTMLResponse:
     event = db_session.get(Event, event_id)
     if event is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no event with id {event_id}")
@@ -196,7 +197,7 @@ def add_source_form(
 @router.post("/sources/{source_id}/remove")
 def remove_source_form(
     request: Request,
-    source_id: int,
+    source_id: PathId,
     db: DatabaseDep,
     guard: GuardDep,
     csrf: Annotated[str, Form()] = "",
@@ -210,7 +211,7 @@ def remove_source_form(
 @router.post("/sources/{source_id}/poll")
 def poll_source_form(
     request: Request,
-    source_id: int,
+    source_id: PathId,
     db: DatabaseDep,
     guard: GuardDep,
     csrf: Annotated[str, Form()] = "",
@@ -297,7 +298,7 @@ def add_subscription_form(
 @router.post("/subscriptions/{subscription_id}/remove")
 def remove_subscription_form(
     request: Request,
-    subscription_id: int,
+    subscription_id: PathId,
     db: DatabaseDep,
     guard: GuardDep,
     csrf: Annotated[str, Form()] = "",
@@ -311,7 +312,7 @@ def remove_subscription_form(
 @router.post("/subscriptions/{subscription_id}/test")
 def send_test_form(
     request: Request,
-    subscription_id: int,
+    subscription_id: PathId,
     db: DatabaseDep,
     guard: GuardDep,
     csrf: Annotated[str, Form()] = "",
