@@ -178,3 +178,13 @@ def test_model_card_withholding_weights_fires_once(db, hub) -> None:
     assert second == {"repo.updated"}
     # One README read per new head commit, none otherwise.
     assert len([r for r in hub.requests if r.path.endswith("/README.md")]) == 2
+
+
+def test_a_very_long_sentence_is_cut_around_the_match() -> None:
+    text = ", ".join(["a feature"] * 300) + ", and the weights will not be released"
+
+    (finding,) = find_withheld(text, RULES)
+
+    assert len(finding.sentence) <= 402
+    assert "will not be released" in finding.sentence
+    assert finding.sentence.startswith("…")

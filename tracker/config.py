@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
 
+    @field_validator("api_token", "hf_token", "webhook_secret", "broker_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        # `HF_TOKEN=` in an env file means "no token", not an empty bearer token.
+        return value.strip() or None if value is not None else None
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:

@@ -18,6 +18,7 @@ from tracker.errors import UserError
 
 BUILTIN_RULES = Path(__file__).parent / "rules" / "withheld.toml"
 MAX_TEXT = 200_000
+MAX_SENTENCE = 400
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
 
 
@@ -29,9 +30,17 @@ class Rule:
     unless: tuple[re.Pattern[str], ...] = ()
 
     def fires(self, sentence: str) -> bool:
-        return any(p.search(sentence) for p in self.patterns) and not any(
-            u.search(sentence) for u in self.unless
-        )
+        return self.search(sentence) is not None
+
+    def search(self, sentence: str) -> re.Match[str] | None:
+        """The first pattern's match in the sentence, unless an `unless` pattern vetoes it."""
+        if any(u.search(sentence) for u in self.unless):
+            return None
+        for pattern in self.patterns:
+            found = pattern.search(sentence)
+            if found:
+                return found
+        return None
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,20 @@ def find_withheld(text: str, rules: tuple[Rule, ...]) -> list[Finding]:
     findings = []
     for sentence in sentences(text):
         for rule in rules:
-            if rule.fires(sentence):
-                findings.append(Finding(sentence, rule.id))
+            found = rule.search(sentence)
+            if found:
+                findings.append(Finding(excerpt(sentence, found.start(), found.end()), rule.id))
                 break
     return findings
+
+
+def excerpt(sentence: str, start: int, end: int, *, limit: int = MAX_SENTENCE) -> str:
+    """The sentence, or, for a very long one (a list without full stops), the part around
+    the match."""
+    if len(sentence) <= limit:
+        return sentence
+    room = max(0, limit - (end - start)) // 2
+    begin = max(0, min(start - room, len(sentence) - limit))
+    head = "…" if begin else ""
+    tail = "…" if begin + limit < len(sentence) else ""
+    return head + sentence[begin : begin + limit].strip() + tail

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from tracker.models import Delivery, Event, Source
 
@@ -72,7 +72,7 @@ class DatabaseCollector(Collector):
                 select(sa.func.min(Source.next_poll_at)).where(
                     col(Source.enabled),
                     col(Source.next_poll_at) <= now,
-                    col(Source.lease_until).is_(None),
+                    or_(col(Source.lease_until).is_(None), col(Source.lease_until) < now),
                 )
             ).one()
             oldest_delivery = session.exec(
