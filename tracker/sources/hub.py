@@ -38,29 +38,8 @@ from tracker.http import DeferredError, FetchError, retry_after
 from tracker.observations import REPO_TYPES, Gone, HubSnapshot, Observation, Renamed, RepoState
 
 # The fields detection reads; spaces have no gate. An unknown expand value gets HTTP 400.
-EXPAND = {
-    "model": [
-        "gated",
-        "cardData",
-        "sha",
-        "lastModified",
-        "createdAt",
-        "private",
-        "disabled",
-        "tags",
-    ],
-    "dataset": [
-        "gated",
-        "cardData",
-        "sha",
-        "lastModified",
-        "createdAt",
-        "private",
-        "disabled",
-        "tags",
-    ],
-    "space": ["cardData", "sha", "lastModified", "createdAt", "private", "disabled", "tags"],
-}
+_FIELDS = ["cardData", "sha", "lastModified", "createdAt", "private", "disabled", "tags"]
+EXPAND = {"model": ["gated", *_FIELDS], "dataset": ["gated", *_FIELDS], "space": _FIELDS}
 INFO_CLASS = {"model": ModelInfo, "dataset": DatasetInfo, "space": SpaceInfo}
 DEFAULT_TYPES = {"author": ("model", "dataset"), "repo": ("model",)}
 # At most this many info calls per poll to confirm disappearances; the rest wait their turn.

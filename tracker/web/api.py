@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
@@ -13,10 +13,10 @@ from tracker.alerts import subscriptions
 from tracker.alerts.deliver import deliver_due, send_test
 from tracker.catalog import SourceSpec
 from tracker.durations import parse_duration
-from tracker.eventlog import EventFilter, query
+from tracker.eventlog import query
 from tracker.models import MAX_ID, EventPublic, SourcePublic, SubscriptionPublic
 from tracker.poller import poll_sources, select_sources
-from tracker.web.deps import DatabaseDep, SessionDep, WriteAccess
+from tracker.web.deps import DatabaseDep, EventQuery, SessionDep, WriteAccess
 
 router = APIRouter(prefix="/api", tags=["api"])
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -33,31 +33,14 @@ class EventPage(BaseModel):
 @router.get("/events", response_model=EventPage)
 def list_events(
     db_session: SessionDep,
-    kind: Annotated[list[str] | None, Query()] = None,
-    source: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    subject: str | None = None,
-    severity: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    wanted: EventQuery,
     before: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Events older than this id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EventPage:
     """Events matching the filters, newest first, paged by `before`."""
-    found = query(
-        db_session,
-        EventFilter(
-            kinds=kind or (),
-            source_id=source,
-            subject=subject,
-            min_severity=severity,
-            since=since,
-            until=until,
-            before_id=before,
-            limit=limit + 1,
-        ),
-    )
+    found = query(db_session, replace(wanted, before_id=before, limit=limit + 1))
     page = [EventPublic.of(e) for e in found[:limit]]
     return EventPage(events=page, next=page[-1].id if len(found) > limit else None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 from xml.etree import ElementTree as ET
@@ -10,9 +11,8 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter, Query, Request, Response
 
 from tracker.alerts.messages import change_lines, safe_url
-from tracker.eventlog import EventFilter, query
-from tracker.models import MAX_ID
-from tracker.web.deps import SessionDep
+from tracker.eventlog import query
+from tracker.web.deps import EventQuery, SessionDep
 
 router = APIRouter(tags=["feeds"])
 ATOM = "http://www.w3.org/2005/Atom"
@@ -23,27 +23,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def events_atom(
     request: Request,
     db_session: SessionDep,
-    kind: Annotated[list[str] | None, Query()] = None,
-    source: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    subject: str | None = None,
-    severity: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    wanted: EventQuery,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
     """The newest matching events as Atom 1.0 (the event log's filters)."""
-    events = query(
-        db_session,
-        EventFilter(
-            kinds=kind or (),
-            source_id=source,
-            subject=subject,
-            min_severity=severity,
-            since=since,
-            until=until,
-            limit=limit,
-        ),
-    )
+    events = query(db_session, replace(wanted, limit=limit))
     base = str(request.base_url).rstrip("/")
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from tracker.alerts.messages import change_lines, safe_url
 from tracker.db import Database
-from tracker.models import SubscriptionPublic
+from tracker.eventlog import EventFilter
+from tracker.models import MAX_ID, SubscriptionPublic
 from tracker.web.auth import Guard
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -51,7 +53,27 @@ def require_token(request: Request) -> None:
     request.app.state.guard.require_bearer_or_session(request)
 
 
+def event_filter(
+    kind: Annotated[list[str] | None, Query(description="A kind or a family like access.*")] = None,
+    source: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    subject: Annotated[str | None, Query(description="Subject contains this text")] = None,
+    severity: Annotated[str | None, Query(description="At least this severity")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> EventFilter:
+    """The event log's filters, as query parameters (the API and the Atom feed share them)."""
+    return EventFilter(
+        kinds=kind or (),
+        source_id=source,
+        subject=subject,
+        min_severity=severity,
+        since=since,
+        until=until,
+    )
+
+
 DatabaseDep = Annotated[Database, Depends(database)]
+EventQuery = Annotated[EventFilter, Depends(event_filter)]
 SessionDep = Annotated[Session, Depends(session)]
 GuardDep = Annotated[Guard, Depends(guard)]
 WriteAccess = Depends(require_token)
