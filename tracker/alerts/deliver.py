@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -35,8 +35,9 @@ def deliver_due(
 ) -> DeliveryReport:
     """Send every due pending delivery (of one subscription, if given); record each attempt."""
     now = now or datetime.now(UTC)
+    lease = timedelta(seconds=db.settings.task_time_limit)
     with db.session() as session:
-        batches = outbox.claim_due(session, now=now, subscription_id=subscription_id)
+        batches = outbox.claim_due(session, now=now, subscription_id=subscription_id, lease=lease)
         names = _source_names(session, {e.source_id for b in batches for e in b.events})
     report = DeliveryReport()
     if not batches:
@@ -73,17 +74,21 @@ def _send_batch(
             (messages.render_event(event, fmt, **render), [delivery])
             for event, delivery in zip(batch.events, batch.deliveries, strict=True)
         ]
-    outcomes = [
-        targets.send(
+    totals = (0, 0, 0, [])
+    for message, deliveries in groups:
+        outcome = targets.send(
             target,
             title=message.title,
             body=message.body,
             body_format=target.body_format,
             allow_private=settings.allow_private_networks,
         )
-        for message, _ in groups
-    ]
-    return _settle(db, groups, outcomes, now, label)
+        # Recorded at once: a crash later in the batch re-sends only what was not recorded.
+        sent, failed, delivered, errors = _settle(
+            db, [(message, deliveries)], [outcome], now, label
+        )
+        totals = (totals[0] + sent, totals[1] + failed, totals[2] + delivered, totals[3] + errors)
+    return totals
 
 
 def _settle(

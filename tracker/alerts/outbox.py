@@ -14,7 +14,8 @@ from sqlmodel import Session, col, or_, select
 from tracker.alerts.subscriptions import matches
 from tracker.models import Delivery, DeliveryAttempt, Event, Subscription
 
-# A sender that took rows and died releases them after this long.
+# A sender that took rows and died releases them after this long, unless told otherwise:
+# the Celery tasks pass their hard time limit, after which no sender can still be alive.
 CLAIM_LEASE = timedelta(minutes=5)
 
 
@@ -70,7 +71,12 @@ class Batch:
 
 
 def claim_due(
-    session: Session, *, now: datetime, limit: int = 5000, subscription_id: int | None = None
+    session: Session,
+    *,
+    now: datetime,
+    limit: int = 5000,
+    subscription_id: int | None = None,
+    lease: timedelta = CLAIM_LEASE,
 ) -> list[Batch]:
     """Take due, unclaimed pending deliveries for sending; grouped by subscription."""
     statement = (
@@ -91,7 +97,7 @@ def claim_due(
     if not deliveries:
         return []
     for delivery in deliveries:
-        delivery.claimed_until = now + CLAIM_LEASE
+        delivery.claimed_until = now + lease
         session.add(delivery)
     events = {
         e.id: e
