@@ -15,6 +15,7 @@ from tracker import catalog
 from tracker.alerts import subscriptions
 from tracker.alerts.deliver import deliver_due, send_test
 from tracker.catalog import SourceSpec
+from tracker.db import Database
 from tracker.durations import parse_duration, parse_since
 from tracker.errors import UserError
 from tracker.eventlog import EventFilter, query
@@ -139,13 +140,18 @@ def subject_history(request: Request, db_session: SessionDep, subject: str = "")
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def sources_page(request: Request, db_session: SessionDep) -> HTMLResponse:
+def sources_page(request: Request, db: DatabaseDep) -> HTMLResponse:
+    return _sources_view(request, db)
+
+
+def _sources_view(
+    request: Request, db: Database, *, form: dict | None = None, error: str = ""
+) -> HTMLResponse:
+    """The sources page; with the refused form's values and its error after a bad post."""
+    with db.session() as db_session:
+        listed = [SourcePublic.of(s) for s in catalog.all_sources(db_session)]
     return render(
-        request,
-        "sources.html",
-        sources=[SourcePublic.of(s) for s in catalog.all_sources(db_session)],
-        form={},
-        error="",
+        request, "sources.html", 400 if error else 200, sources=listed, form=form or {}, error=error
     )
 
 
@@ -186,11 +192,7 @@ def add_source_form(
         with db.session() as db_session:
             source = catalog.add(db_session, spec)
     except UserError as exc:
-        with db.session() as db_session:
-            listed = [SourcePublic.of(s) for s in catalog.all_sources(db_session)]
-        return render(
-            request, "sources.html", status_code=400, sources=listed, form=form, error=str(exc)
-        )
+        return _sources_view(request, db, form=form, error=str(exc))
     return back("/sources", f"Added source {source.id}: {source.target}")
 
 
@@ -227,16 +229,25 @@ def poll_source_form(
 
 
 @router.get("/subscriptions", response_class=HTMLResponse)
-def subscriptions_page(request: Request, db_session: SessionDep) -> HTMLResponse:
-    listed = [
-        subscriptions.public(db_session, s) for s in subscriptions.all_subscriptions(db_session)
-    ]
+def subscriptions_page(request: Request, db: DatabaseDep) -> HTMLResponse:
+    return _subscriptions_view(request, db)
+
+
+def _subscriptions_view(
+    request: Request, db: Database, *, form: dict | None = None, error: str = ""
+) -> HTMLResponse:
+    """The subscriptions page; with the refused form's values and its error after a bad post."""
+    with db.session() as db_session:
+        listed = [
+            subscriptions.public(db_session, s) for s in subscriptions.all_subscriptions(db_session)
+        ]
     return render(
         request,
         "subscriptions.html",
+        400 if error else 200,
         subscriptions=listed,
-        form={},
-        error="",
+        form=form or {},
+        error=error,
         kinds=KINDS,
         families=FAMILIES,
         severities=SEVERITIES,
@@ -269,11 +280,6 @@ def add_subscription_form(
         with db.session() as db_session:
             added = subscriptions.add(db_session, spec, db.settings)
     except UserError as exc:
-        with db.session() as db_session:
-            listed = [
-                subscriptions.public(db_session, s)
-                for s in subscriptions.all_subscriptions(db_session)
-            ]
         form = {
             "kind": kind,
             "min_severity": min_severity,
@@ -281,17 +287,7 @@ def add_subscription_form(
             "digest": digest,
             "name": name,
         }
-        return render(
-            request,
-            "subscriptions.html",
-            status_code=400,
-            subscriptions=listed,
-            form=form,
-            error=str(exc),
-            kinds=KINDS,
-            families=FAMILIES,
-            severities=SEVERITIES,
-        )
+        return _subscriptions_view(request, db, form=form, error=str(exc))
     return back("/subscriptions", f"Added subscription {added.id}")
 
 
