@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from tracker.config import Settings
-from tracker.db import Database, _head_revision, current_revision, upgrade
+from tracker.db import SCHEMA_HEAD, Database, _head_revision, current_revision, upgrade
 from tracker.events import EventDraft
 from tracker.models import Source
 from tracker.store import insert_events
@@ -76,3 +76,7 @@ def test_event_keys_make_inserts_idempotent(db: Database) -> None:
 
     assert len(first) == 3
     assert len(again) == 1
+
+
+def test_schema_head_names_the_newest_migration() -> None:
+    assert _head_revision() == SCHEMA_HEAD

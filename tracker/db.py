@@ -15,6 +15,9 @@ from tracker.config import Settings
 from tracker.errors import UserError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "tracker_read_only"
+# The newest migration in migrations/versions; a new migration updates it (a test checks).
+SCHEMA_HEAD = "0003"
 # Any constant works; it only has to be the same for every process of one installation.
 _PG_MIGRATION_LOCK = 7_351_209
 
@@ -23,17 +26,23 @@ def create_db_engine(settings: Settings) -> Engine:
     """An engine for the configured database (SQLite under TRACKER_HOME by default)."""
     url = sa.make_url(settings.effective_database_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, settings)
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=min(settings.poll_concurrency, 20), max_overflow=20
+    )
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
+def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    # A connection per polling thread: SQLite connections are cheap, waiting for one is not.
     engine = sa.create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=max(20, settings.poll_concurrency),
+        max_overflow=20,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -50,8 +59,12 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     def _on_begin(connection: sa.Connection) -> None:
         # A deferred transaction that reads and then writes fails at once with "database is
         # locked" when another writer got in between; taking the write lock up front makes
-        # concurrent pollers wait their turn (busy timeout) instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # concurrent pollers wait their turn (busy timeout) instead. Read-only sessions need
+        # no lock at all (WAL lets them read beside the writer).
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -71,6 +84,14 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it does not take the write lock."""
+        # Closing (not rolling back) leaves the loaded objects usable after the block.
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.connection(execution_options={READ_ONLY: True})
+            yield session
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -85,6 +106,7 @@ def _alembic_config(connection: sa.Connection) -> Any:
 
 
 def _head_revision() -> str | None:
+    """The newest migration, read from the scripts (tests check SCHEMA_HEAD against it)."""
     from alembic.script import ScriptDirectory
 
     config = _alembic_config(None)  # type: ignore[arg-type]
@@ -92,16 +114,21 @@ def _head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The database's schema revision (None before the first migration)."""
+    # Read directly: importing Alembic for this check would add a fifth of a second to
+    # every command.
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        try:
+            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except sa.exc.DatabaseError:
+            connection.rollback()
+            return None
 
 
 def upgrade(engine: Engine) -> bool:
     """Bring the schema to the newest revision; returns whether anything was applied."""
     try:
-        if current_revision(engine) == _head_revision():
+        if current_revision(engine) == SCHEMA_HEAD:
             return False
         from alembic import command
 

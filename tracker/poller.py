@@ -67,27 +67,42 @@ class PollReport:
 
 
 def poll_source(
-    db: Database, clients: Clients, source_id: int, *, lease_token: str | None = None
+    db: Database,
+    clients: Clients,
+    source_id: int,
+    *,
+    lease_token: str | None = None,
+    loaded: Source | None = None,
 ) -> SourceResult:
     """Poll one source and record the outcome (see `_poll_source`), logging as that source."""
     with logs.about(source_id=source_id):
-        return _poll_source(db, clients, source_id, lease_token=lease_token)
+        return _poll_source(db, clients, source_id, lease_token=lease_token, loaded=loaded)
 
 
 def _poll_source(
-    db: Database, clients: Clients, source_id: int, *, lease_token: str | None = None
+    db: Database,
+    clients: Clients,
+    source_id: int,
+    *,
+    lease_token: str | None = None,
+    loaded: Source | None = None,
 ) -> SourceResult:
     """Poll one source and record the outcome; never raises for a failing source.
 
     With a `lease_token` (scheduled polls), the outcome is recorded only if the lease is
     still this poll's: a poll that lost its lease to another worker changes nothing.
+    `loaded` is the source as the caller just read it, saving a read.
     """
-    with db.session() as session:
-        source = session.get(Source, source_id)
-        if source is None:
-            raise NotFoundError(f"no source with id {source_id}")
-        kind = kind_of(source.kind)
-        items = store.load_item_states(session, source_id) if kind.reads_items else {}
+    source = loaded
+    items: dict = {}
+    if source is None or kind_of(source.kind).reads_items:
+        with db.read() as session:
+            source = session.get(Source, source_id)
+            if source is None:
+                raise NotFoundError(f"no source with id {source_id}")
+            if kind_of(source.kind).reads_items:
+                items = store.load_item_states(session, source_id)
+    kind = kind_of(source.kind)
     result = SourceResult(source.id, source.kind, store.display_name(source), ok=True)
     if not holds_lease(source, lease_token):
         result.moot = True
@@ -105,6 +120,16 @@ def _poll_source(
         log.exception("unexpected error polling source %s", source_id)
         result.ok, result.error = False, f"internal error: {type(exc).__name__}: {exc}"[:500]
     now = datetime.now(UTC)
+    if observation is not None and observation.unchanged:
+        # The common case, nothing new at a healthy source, is one UPDATE statement.
+        with db.session() as session:
+            recorded = store.record_unchanged(
+                session, source, observation, now=now, lease_token=lease_token
+            )
+        if recorded:
+            result.unchanged, result.requests = True, observation.requests
+            _count(source.kind, result, started)
+            return result
     with db.session() as session:
         current = store.lock_source(session, source_id)
         if current is None:  # removed while it was being fetched
@@ -124,15 +149,19 @@ def _poll_source(
             result.event_ids = store.record_failure(
                 session, current, result.error or "", now=now, settings=db.settings
             )
-    outcome = "ok" if result.ok else "deferred" if result.deferred else "failed"
-    metrics.POLLS.labels(source.kind, outcome).inc()
-    metrics.POLL_SECONDS.labels(source.kind).observe(time.monotonic() - started)
+    _count(source.kind, result, started)
     return result
+
+
+def _count(kind: str, result: SourceResult, started: float) -> None:
+    outcome = "ok" if result.ok else "deferred" if result.deferred else "failed"
+    metrics.POLLS.labels(kind, outcome).inc()
+    metrics.POLL_SECONDS.labels(kind).observe(time.monotonic() - started)
 
 
 def select_sources(db: Database, source_ids: Sequence[int] | None) -> list[Source]:
     """The sources a poll covers: the given ids (all must exist), else every enabled one."""
-    with db.session() as session:
+    with db.read() as session:
         if source_ids:
             found = {s.id: s for s in session.exec(select(Source).where(Source.id.in_(source_ids)))}
             missing = [str(i) for i in source_ids if i not in found]
@@ -158,7 +187,9 @@ def poll_sources(
         Clients(db.settings, parallel_parsing=parallel) as clients,
         ThreadPoolExecutor(workers, "poll") as pool,
     ):
-        futures = [pool.submit(poll_source, db, clients, source.id) for source in sources]
+        futures = [
+            pool.submit(poll_source, db, clients, source.id, loaded=source) for source in sources
+        ]
         for future in as_completed(futures):
             result = future.result()
             with lock:

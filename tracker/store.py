@@ -78,6 +78,45 @@ def record_success(
     return insert_events(session, source.id, drafts, now=now)
 
 
+def record_unchanged(
+    session: Session,
+    source: Source,
+    observation: Observation,
+    *,
+    now: datetime,
+    lease_token: str | None,
+) -> bool:
+    """Record an unchanged fetch of a healthy source with one UPDATE. False when the
+    source needs the full path instead (it was failing, or its lease passed on)."""
+    table = Source.__table__
+    values: dict[str, Any] = {
+        "last_polled_at": now,
+        "last_success_at": now,
+        "next_poll_at": now + next_interval(source.every_seconds, observation.fresh_for),
+        "lease_until": None,
+        "lease_token": None,
+        "content_hash": observation.content_hash,
+    }
+    if observation.validators is not None:
+        values["etag"] = sa.func.coalesce(observation.validators.etag, table.c.etag)
+        values["last_modified"] = sa.func.coalesce(
+            observation.validators.last_modified, table.c.last_modified
+        )
+    statement = (
+        sa.update(table)
+        .where(
+            table.c.id == source.id,
+            table.c.consecutive_failures == 0,
+            table.c.last_error.is_(None),
+            table.c.every_seconds == source.every_seconds,
+        )
+        .values(**values)
+    )
+    if lease_token is not None:
+        statement = statement.where(table.c.lease_token == lease_token)
+    return session.execute(statement).rowcount == 1
+
+
 def next_interval(every_seconds: int, fresh_for: float | None) -> timedelta:
     """The source's interval, spread by ±5% so sources added together drift apart, and never
     shorter than the server says the content stays fresh (up to a day)."""

@@ -7,15 +7,19 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
 from tracker import metrics
-from tracker.alerts import messages, outbox, subscriptions, targets
+from tracker.alerts import messages, outbox
 from tracker.alerts.outbox import Batch
 from tracker.db import Database
 from tracker.errors import UserError
 from tracker.models import Event, Source, Subscription
+
+if TYPE_CHECKING:
+    from tracker.alerts.targets import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,8 @@ def deliver_due(
 def _send_batch(
     db: Database, batch: Batch, names: dict[int, str], now: datetime
 ) -> tuple[int, int, int, list[str]]:
+    from tracker.alerts import targets  # apprise: imported only when there is something to send
+
     settings = db.settings
     subscription = batch.subscription
     label = subscription.name or f"subscription {subscription.id}"
@@ -94,7 +100,7 @@ def _send_batch(
 def _settle(
     db: Database,
     groups: Sequence[tuple[messages.Message | None, Sequence]],
-    outcomes: Sequence[targets.Outcome],
+    outcomes: Sequence[Outcome],
     now: datetime,
     label: str,
 ) -> tuple[int, int, int, list[str]]:
@@ -137,8 +143,10 @@ def _source_names(session, source_ids: set[int | None]) -> dict[int, str]:
     return {s.id: s.name or s.target for s in rows}
 
 
-def send_test(db: Database, subscription_id: int) -> targets.Outcome:
+def send_test(db: Database, subscription_id: int) -> Outcome:
     """Send one test message to a subscription, outside the outbox."""
+    from tracker.alerts import subscriptions, targets
+
     with db.session() as session:
         url = subscriptions.get(session, subscription_id).url
     target = targets.parse(url)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
 
-from tracker.alerts.subscriptions import matches
+from tracker.alerts.filters import matches
 from tracker.models import Delivery, DeliveryAttempt, Event, Subscription
 
 # A sender that took rows and died releases them after this long, unless told otherwise:

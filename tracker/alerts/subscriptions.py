@@ -9,14 +9,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from tracker.alerts import targets
+from tracker.alerts.filters import matches
 from tracker.config import Settings
 from tracker.errors import NotFoundError, UserError
 from tracker.eventlog import check_kinds
-from tracker.events import SEVERITIES, severity_rank
-from tracker.models import Delivery, Event, Source, Subscription, SubscriptionPublic
+from tracker.events import SEVERITIES
+from tracker.models import Delivery, Source, Subscription, SubscriptionPublic
 from tracker.netguard import BlockedAddressError
 
 DIGESTS = ("hourly", "daily")
+__all__ = ["matches"]
 
 
 @dataclass(frozen=True)
@@ -102,23 +104,3 @@ def public(session: Session, subscription: Subscription) -> SubscriptionPublic:
         created_at=subscription.created_at,
         last_delivery_status=last,
     )
-
-
-def matches(subscription: Subscription, event: Event) -> bool:
-    """Whether the event passes every filter of the subscription."""
-    if not subscription.enabled:
-        return False
-    if subscription.kinds and not any(_kind_matches(k, event.kind) for k in subscription.kinds):
-        return False
-    if subscription.source_ids and event.source_id not in subscription.source_ids:
-        return False
-    if severity_rank(event.severity) < severity_rank(subscription.min_severity):
-        return False
-    if subscription.match:
-        haystack = f"{event.title}\n{event.subject}\n{event.url or ''}".casefold()
-        return subscription.match.casefold() in haystack
-    return True
-
-
-def _kind_matches(pattern: str, kind: str) -> bool:
-    return kind.startswith(pattern[:-1]) if pattern.endswith(".*") else kind == pattern

@@ -9,9 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import col, select
 
-from tracker.alerts import subscriptions
 from tracker.alerts.deliver import deliver_due, send_test
-from tracker.alerts.subscriptions import SubscriptionSpec
 from tracker.cli.context import app_context
 from tracker.cli.output import ago, console, print_json
 from tracker.events import KINDS, SEVERITIES
@@ -69,6 +67,9 @@ def add(
     ] = False,
 ) -> None:
     """Subscribe an apprise URL to the events that pass its filters."""
+    from tracker.alerts import subscriptions
+    from tracker.alerts.subscriptions import SubscriptionSpec
+
     state = app_context(ctx)
     spec = SubscriptionSpec(
         url=url,
@@ -97,6 +98,8 @@ def list_subscriptions(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List subscriptions; credentials in URLs are masked."""
+    from tracker.alerts import subscriptions
+
     state = app_context(ctx)
     with state.db.session() as session:
         found = [subscriptions.public(session, s) for s in subscriptions.all_subscriptions(session)]
@@ -129,6 +132,8 @@ def list_subscriptions(
 @app.command("remove")
 def remove(ctx: typer.Context, subscription_id: Id) -> None:
     """Delete a subscription and its pending deliveries."""
+    from tracker.alerts import subscriptions
+
     state = app_context(ctx)
     with state.db.session() as session:
         subscriptions.remove(session, subscription_id)

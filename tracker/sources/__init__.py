@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tracker.config import Settings
@@ -27,6 +27,9 @@ from tracker.models import Source
 from tracker.netguard import BlockedAddressError, check_url
 from tracker.observations import Observation
 from tracker.sources import feed, hub, page
+
+if TYPE_CHECKING:
+    from tracker.sources.hubclient import HubClient
 
 ItemStates = Mapping[str, Mapping[str, Any]]
 
@@ -43,7 +46,7 @@ class Clients:
         self.settings = settings
         self._lock = threading.Lock()
         self._http: Fetcher | None = None
-        self._hub: hub.HubClient | None = None
+        self._hub: HubClient | None = None
         self._parallel = parallel_parsing and (os.cpu_count() or 1) > 1
         self._parsers: ProcessPoolExecutor | None = None
 
@@ -68,10 +71,12 @@ class Clients:
             return self._http
 
     @property
-    def hub(self) -> hub.HubClient:
+    def hub(self) -> HubClient:
+        from tracker.sources.hubclient import HubClient
+
         with self._lock:
             if self._hub is None:
-                self._hub = hub.HubClient(self.settings)
+                self._hub = HubClient(self.settings)
             return self._hub
 
     @property
