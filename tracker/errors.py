@@ -7,3 +7,15 @@ class UserError(Exception):
 
 class NotFoundError(UserError):
     """Bad input naming something that does not exist (an id): 404 on the web."""
+
+
+class FetchError(Exception):
+    """A fetch that failed; the message is one line fit for `last_error`."""
+
+
+class DeferredError(FetchError):
+    """The server asked us to come back later (429, or 503 with Retry-After): not a failure."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

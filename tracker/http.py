@@ -20,31 +20,15 @@ import httpcore
 import httpx
 
 from tracker.config import Settings
+from tracker.errors import DeferredError, FetchError
 from tracker.netguard import BlockedAddressError, GuardedBackend
+from tracker.observations import Validators
+
+__all__ = ["DeferredError", "FetchError", "Validators"]
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 DEFAULT_RETRY_AFTER = 600.0
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
-
-
-class FetchError(Exception):
-    """A fetch that failed; the message is one line fit for `last_error`."""
-
-
-class DeferredError(FetchError):
-    """The server asked us to come back later (429, or 503 with Retry-After): not a failure."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What the last successful response offered for a conditional request."""
-
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tracker.http import Validators
+
+@dataclass(frozen=True)
+class Validators:
+    """What the last successful response offered for a conditional request."""
+
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tracker import feedparse
 from tracker.config import Settings
 from tracker.detect import Detection
 from tracker.detect.feed import detect_posts
@@ -22,6 +23,7 @@ from tracker.detect.hub import detect_repos
 from tracker.detect.page import detect_text_change
 from tracker.disclosure import rules_for
 from tracker.errors import UserError
+from tracker.feedparse import ParsedFeed
 from tracker.http import Fetcher, Validators
 from tracker.models import Source
 from tracker.netguard import BlockedAddressError, check_url
@@ -50,18 +52,15 @@ class Clients:
         self._parallel = parallel_parsing and (os.cpu_count() or 1) > 1
         self._parsers: ProcessPoolExecutor | None = None
 
-    def parse_feed(self, body: bytes, *, url: str, content_type: str | None) -> feed.ParsedFeed:
+    def parse_feed(self, body: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
         """feedparser on the bytes, in a worker process when parsing in parallel."""
         if not self._parallel:
-            return feed.parse(body, url=url, content_type=content_type)
+            return feedparse.parse(body, url=url, content_type=content_type)
         with self._lock:
             if self._parsers is None:
-                # Spawned, not forked: this process has threads, and a fork copies their locks.
-                self._parsers = ProcessPoolExecutor(
-                    os.cpu_count(), mp_context=multiprocessing.get_context("spawn")
-                )
+                self._parsers = ProcessPoolExecutor(os.cpu_count(), mp_context=_parser_context())
             parsers = self._parsers
-        return parsers.submit(feed.parse, body, url=url, content_type=content_type).result()
+        return parsers.submit(feedparse.parse, body, url=url, content_type=content_type).result()
 
     @property
     def http(self) -> Fetcher:
@@ -102,6 +101,15 @@ class Clients:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _parser_context() -> multiprocessing.context.BaseContext:
+    """Processes for feedparser: forked from a small, single-threaded server process that
+    imported only the parser (forking this threaded process could copy a held lock, and
+    spawning would import the whole application in every worker)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tracker.feedparse"])
+    return context
 
 
 @dataclass(frozen=True)
