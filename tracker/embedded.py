@@ -25,12 +25,16 @@ log = logging.getLogger(__name__)
 class Scheduler:
     """Polls due sources and sends due alerts until stopped."""
 
-    def __init__(self, db: Database, *, workers: int = 4, tick_seconds: float = 5.0) -> None:
+    def __init__(self, db: Database, *, workers: int = 16, tick_seconds: float = 5.0) -> None:
         self.db = db
         self.tick_seconds = tick_seconds
         self.workers = workers
         self._stop = threading.Event()
+        # Set when a poll ends: its worker is free, so claim the next due source at once.
+        self._wake = threading.Event()
         self._pool = ThreadPoolExecutor(workers, "scheduled")
+        # Alert delivery runs beside the polls, never in one of their workers.
+        self._sender = ThreadPoolExecutor(1, "deliver")
         self._clients = Clients(db.settings, parallel_parsing=True)
         self._in_flight: set[Future] = set()
         self._delivering: Future | None = None
@@ -44,9 +48,11 @@ class Scheduler:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop claiming work, let the polls in flight finish, release resources."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._sender.shutdown(wait=True, cancel_futures=True)
         self._clients.close()
 
     def tick(self) -> int:
@@ -58,9 +64,12 @@ class Scheduler:
         for claim in claims:
             future = self._pool.submit(self._poll, claim.source_id, claim.token)
             self._in_flight.add(future)
-        if self._delivering is None or self._delivering.done():
-            self._delivering = self._pool.submit(self._deliver)
+        self._start_delivery()
         return len(claims)
+
+    def _start_delivery(self) -> None:
+        if self._delivering is None or self._delivering.done():
+            self._delivering = self._sender.submit(self._deliver)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -68,15 +77,18 @@ class Scheduler:
                 self.tick()
             except Exception:  # a database hiccup must not end the scheduler
                 log.exception("scheduler tick failed; retrying")
-            self._stop.wait(self.tick_seconds)
+            self._wake.wait(self.tick_seconds)
+            self._wake.clear()
 
     def _poll(self, source_id: int, token: str) -> None:
         try:
             result = poll_source(self.db, self._clients, source_id, lease_token=token)
             if result.event_ids:
-                self._deliver()
+                self._start_delivery()
         except Exception:
             log.exception("scheduled poll of source %s failed", source_id)
+        finally:
+            self._wake.set()
 
     def _deliver(self) -> None:
         try:

@@ -233,16 +233,10 @@ def insert_events(
         for draft in drafts
     ]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    ids: list[int] = []
-    # Chunks keep each statement under SQLite's limit on bound parameters.
-    for start in range(0, len(rows), 500):
-        statement = (
-            insert(Event)
-            .values(rows[start : start + 500])
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Event.id)
-        )
-        ids.extend(session.execute(statement).scalars())
+    # One statement for all rows: SQLAlchemy batches them ("insertmanyvalues") and keeps
+    # RETURNING, which gives the ids of the rows that were new.
+    statement = insert(Event).on_conflict_do_nothing(index_elements=["key"]).returning(Event.id)
+    ids = [row for row in session.execute(statement, rows).scalars() if row is not None]
     # The transactional outbox: deliveries are written with their events or not at all.
     outbox.enqueue(session, ids, now=now)
     return sorted(ids)

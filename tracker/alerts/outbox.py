@@ -43,11 +43,10 @@ def enqueue(session: Session, event_ids: Sequence[int], *, now: datetime) -> int
     if not rows:
         return 0
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for start in range(0, len(rows), 500):
-        statement = insert(Delivery).values(rows[start : start + 500])
-        session.execute(
-            statement.on_conflict_do_nothing(index_elements=["event_id", "subscription_id"])
-        )
+    statement = insert(Delivery).on_conflict_do_nothing(
+        index_elements=["event_id", "subscription_id"]
+    )
+    session.execute(statement, rows)
     return len(rows)
 
 

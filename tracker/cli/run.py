@@ -20,7 +20,9 @@ def run(
     port: Annotated[
         int, typer.Option("--port", min=1, max=65535, help="Port of the web UI.")
     ] = 8000,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Polls at once.")] = 4,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=256, help="Sources polled at once.")
+    ] = 16,
     watchlist: Annotated[
         bool | None,
         typer.Option(
