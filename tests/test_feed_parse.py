@@ -54,7 +54,7 @@ def test_github_atom_ids_are_tags() -> None:
 def test_cdata_html_summary_becomes_plain_text() -> None:
     feed = parse_fixture("rss_cdata_html.xml")
 
-    summary = feed.entries[0].summary
+    summary = feed.entries[0].summary()
     assert summary
     assert "<" not in summary
     assert len(summary) <= 500

@@ -55,24 +55,23 @@ def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFe
 def _entry(raw: Any) -> FeedEntry:
     title = one_line(raw.get("title", ""))
     link = raw.get("link") or None
-    full_summary = html_to_text(raw.get("summary", ""))
-    summary = full_summary[:SUMMARY_CHARS]
-    contents = [html_to_text(c.get("value", "")) for c in raw.get("content", []) or []]
+    summary_html = raw.get("summary", "")[:TEXT_CHARS]
     return FeedEntry(
-        key=_identity(raw, link, title, summary),
+        key=_identity(raw, link, title, summary_html),
         title=title or (link or "(untitled)"),
         link=link,
         published_at=_time(raw.get("published_parsed") or raw.get("updated_parsed")),
-        summary=summary,
         author=one_line(raw.get("author", "")) or None,
-        text="\n".join([title, full_summary, *contents])[:TEXT_CHARS],
+        summary_html=summary_html,
+        content_html=tuple(c.get("value", "")[:TEXT_CHARS] for c in raw.get("content", []) or []),
     )
 
 
-def _identity(raw: Any, link: str | None, title: str, summary: str) -> str:
-    """guid, else link, else a hash of the content."""
+def _identity(raw: Any, link: str | None, title: str, summary_html: str) -> str:
+    """guid, else link, else a hash of the content (its text, so markup edits don't count)."""
     key = (raw.get("id") or "").strip() or link
     if not key:
+        summary = html_to_text(summary_html)[:SUMMARY_CHARS]
         key = "sha256:" + hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
     if len(key) > MAX_KEY_CHARS:
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()

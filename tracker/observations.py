@@ -24,14 +24,29 @@ class FeedEntry:
     title: str
     link: str | None
     published_at: datetime | None
-    summary: str = ""
     author: str | None = None
-    # The entry's whole text (title, summary, content) for disclosure rules; not stored.
-    text: str = field(default="", compare=False, repr=False)
+    # The summary and content as the feed gave them (HTML). They are turned into text only
+    # for entries that become posts: doing it for every entry of every changed feed would
+    # cost a sixth more than parsing the feed.
+    summary_html: str = field(default="", compare=False, repr=False)
+    content_html: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def state(self) -> dict[str, Any]:
         """What is stored of the entry between polls."""
         return {"title": self.title, "link": self.link}
+
+    def summary(self, limit: int = 500) -> str:
+        from tracker.text import html_to_text
+
+        return html_to_text(self.summary_html)[:limit]
+
+    def text(self, limit: int = 50_000) -> str:
+        """Title, summary and content as plain text, for the disclosure rules."""
+        from tracker.text import html_to_text
+
+        parts = [self.title, html_to_text(self.summary_html)]
+        parts += [html_to_text(html) for html in self.content_html]
+        return "\n".join(parts)[:limit]
 
 
 @dataclass(frozen=True)

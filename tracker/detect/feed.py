@@ -33,7 +33,7 @@ def detect_posts(
         if known is None and baselined:
             post = _post(entry)
             detection.events.append(post)
-            withheld = withheld_event(post, entry.text or entry.title, rules)
+            withheld = withheld_event(post, entry.text(), rules) if rules else None
             if withheld:
                 detection.events.append(withheld)
     return detection
@@ -41,8 +41,9 @@ def detect_posts(
 
 def _post(entry: FeedEntry) -> EventDraft:
     data: dict[str, Any] = {"entry_id": entry.key}
-    if entry.summary:
-        data["summary"] = entry.summary
+    summary = entry.summary()
+    if summary:
+        data["summary"] = summary
     if entry.author:
         data["author"] = entry.author
     return EventDraft(
