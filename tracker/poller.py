@@ -122,9 +122,9 @@ def _poll_source(
     now = datetime.now(UTC)
     if observation is not None and observation.unchanged:
         # The common case, nothing new at a healthy source, is one UPDATE statement.
-        with db.session() as session:
+        with db.engine.begin() as connection:  # no ORM session needed for one statement
             recorded = store.record_unchanged(
-                session, source, observation, now=now, lease_token=lease_token
+                connection, source, observation, now=now, lease_token=lease_token
             )
         if recorded:
             result.unchanged, result.requests = True, observation.requests

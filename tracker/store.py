@@ -79,7 +79,7 @@ def record_success(
 
 
 def record_unchanged(
-    session: Session,
+    connection: sa.Connection,
     source: Source,
     observation: Observation,
     *,
@@ -114,7 +114,7 @@ def record_unchanged(
     )
     if lease_token is not None:
         statement = statement.where(table.c.lease_token == lease_token)
-    return session.execute(statement).rowcount == 1
+    return connection.execute(statement).rowcount == 1
 
 
 def next_interval(every_seconds: int, fresh_for: float | None) -> timedelta:
