@@ -248,9 +248,3 @@ def lock_source(session: Session, source_id: int) -> Source | None:
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update()
     return session.exec(statement).first()
-
-
-def count_items(session: Session, source_id: int) -> int:
-    return session.exec(
-        select(sa.func.count()).select_from(Item).where(Item.source_id == source_id)
-    ).one()

@@ -8,10 +8,9 @@ import typer
 from rich.markup import escape
 
 from tracker.cli.context import app_context
-from tracker.cli.output import change_text, console, print_json, when
+from tracker.cli.output import KindOption, change_text, console, print_json, when
 from tracker.durations import parse_since
 from tracker.eventlog import EventFilter, query
-from tracker.events import KINDS
 from tracker.models import MAX_ID, EventPublic
 
 SEVERITY_STYLE = {"info": "dim", "notice": "cyan", "warning": "yellow", "critical": "bold red"}
@@ -19,13 +18,7 @@ SEVERITY_STYLE = {"info": "dim", "notice": "cyan", "warning": "yellow", "critica
 
 def events(
     ctx: typer.Context,
-    kind: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--kind",
-            help=f"Only this kind (repeatable; `access.*` for a family): {', '.join(KINDS)}.",
-        ),
-    ] = None,
+    kind: KindOption = None,
     source: Annotated[
         int | None,
         typer.Option("--source", metavar="ID", min=1, max=MAX_ID, help="Only this source."),

@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from pydantic import BaseModel
 from rich.console import Console
 
 from tracker.alerts.messages import change_lines
+from tracker.events import KINDS
 
 # Piped output is for grep and scripts: never wrap or cut lines to a guessed width.
+# The `--kind` filter of `events` and `subscriptions add`.
+KindOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        help=f"Only this kind (repeatable; `access.*` for a family): {', '.join(KINDS)}.",
+    ),
+]
+
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -47,10 +58,6 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit} ago"
     return "just now" if seconds < 5 else f"{seconds}s ago"
-
-
-def warn(message: str) -> None:
-    errors.print(f"[yellow]warning:[/] {message}", markup=True)
 
 
 def change_text(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:

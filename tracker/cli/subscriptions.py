@@ -11,8 +11,8 @@ from sqlmodel import col, select
 
 from tracker.alerts.deliver import deliver_due, send_test
 from tracker.cli.context import app_context
-from tracker.cli.output import ago, console, print_json
-from tracker.events import KINDS, SEVERITIES
+from tracker.cli.output import KindOption, ago, console, print_json
+from tracker.events import SEVERITIES
 from tracker.models import MAX_ID, Delivery, DeliveryPublic, Event
 
 app = typer.Typer(
@@ -28,13 +28,7 @@ def add(
     url: Annotated[
         str, typer.Argument(metavar="APPRISE_URL", help="slack://…, mailto://…, any apprise URL.")
     ],
-    kind: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--kind",
-            help=f"Only this kind (repeatable; `access.*` for a family): {', '.join(KINDS)}.",
-        ),
-    ] = None,
+    kind: KindOption = None,
     source: Annotated[
         list[int] | None,
         typer.Option(
