@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from celery import Celery
+from kombu import Queue
 
 from schedules.beat import beat_schedule
 from tracker.config import Settings
+
+# Polls and alerts travel on separate queues, so a slow channel never holds up polling and
+# deliveries can get workers of their own (`tracker worker -Q tracker.alerts`). A worker
+# started without -Q consumes both.
+POLL_QUEUE = "tracker"
+ALERT_QUEUE = "tracker.alerts"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -27,7 +34,11 @@ def create_celery(settings: Settings) -> Celery:
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
         task_ignore_result=True,
-        task_default_queue="tracker",
+        task_default_queue=POLL_QUEUE,
+        task_queues=(Queue(POLL_QUEUE), Queue(ALERT_QUEUE)),
+        task_routes={
+            "tracker.deliver": {"queue": ALERT_QUEUE},
+        },
         # Redis redelivers a message not acknowledged within this time.
         broker_transport_options={"visibility_timeout": max(settings.task_time_limit * 2, 600)},
         broker_connection_retry_on_startup=True,

@@ -67,7 +67,7 @@ def register(app: Celery, settings: Settings) -> None:
 
     lease_seconds = settings.lease_seconds
 
-    @app.task(name="tracker.dispatch_due", **RETRY)
+    @app.task(name="tracker.dispatch_due", shared=False, **RETRY)
     def dispatch_due() -> int:
         """Lease the due sources and queue one poll for each."""
         db, _clients = _resources()
@@ -78,7 +78,7 @@ def register(app: Celery, settings: Settings) -> None:
             poll.apply_async((claim.source_id, claim.token), expires=lease_seconds)
         return len(claims)
 
-    @app.task(name="tracker.poll_source", **RETRY)
+    @app.task(name="tracker.poll_source", shared=False, **RETRY)
     def poll(source_id: int, lease_token: str) -> dict:
         """Poll one leased source; then queue the deliveries it produced."""
         db, clients = _resources()
@@ -95,7 +95,7 @@ def register(app: Celery, settings: Settings) -> None:
             "events": len(result.event_ids),
         }
 
-    @app.task(name="tracker.deliver", **RETRY)
+    @app.task(name="tracker.deliver", shared=False, **RETRY)
     def deliver(delivery_id: int) -> int:
         """Send the due deliveries of this delivery's subscription (grouped as one run)."""
         db, _clients = _resources()
@@ -106,7 +106,7 @@ def register(app: Celery, settings: Settings) -> None:
             subscription_id = delivery.subscription_id
         return deliver_due(db, subscription_id=subscription_id).delivered
 
-    @app.task(name="tracker.sweep", **RETRY)
+    @app.task(name="tracker.sweep", shared=False, **RETRY)
     def sweep() -> int:
         """Re-queue due deliveries whatever happened to their messages (Redis is only a
         transport: the database knows what is pending)."""
@@ -117,7 +117,7 @@ def register(app: Celery, settings: Settings) -> None:
             deliver.delay(delivery_id)
         return len(ids)
 
-    @app.task(name="tracker.send_digests", **RETRY)
+    @app.task(name="tracker.send_digests", shared=False, **RETRY)
     def send_digests() -> int:
         """Queue the digests whose period ended."""
         db, _clients = _resources()

@@ -487,11 +487,12 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def worker(self, name: str, *, concurrency: int = 2, wait: bool = True) -> Proc:
-        proc = self._start(
-            name,
-            ["worker", "--concurrency", str(concurrency), "--pool", "prefork", "-n", f"{name}@%h"],
-        )
+    def worker(
+        self, name: str, *, concurrency: int = 2, wait: bool = True, queues: str | None = None
+    ) -> Proc:
+        args = ["worker", "--concurrency", str(concurrency), "--pool", "prefork"]
+        args += ["-n", f"{name}@%h", *(["-Q", queues] if queues else [])]
+        proc = self._start(name, args)
         if wait:
             self.wait_ready(proc)
         return proc
