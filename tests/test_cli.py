@@ -4,42 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from .contract import EVENT_KEYS, SOURCE_KEYS, UTC_ISO
 from .feeds import rss
 from .sites import Site
-
-SOURCE_KEYS = {
-    "id",
-    "kind",
-    "target",
-    "name",
-    "every_seconds",
-    "enabled",
-    "last_polled_at",
-    "last_error",
-    "consecutive_failures",
-}
-EVENT_KEYS = {
-    "id",
-    "kind",
-    "severity",
-    "source_id",
-    "subject",
-    "title",
-    "url",
-    "detected_at",
-    "published_at",
-    "before",
-    "after",
-    "data",
-}
-UTC_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
 
 ON_POSTGRES = bool(os.environ.get("TRACKER_TEST_DATABASE_URL"))
 

@@ -34,6 +34,7 @@ from tracker.models import Delivery, Event
 from tracker.poller import poll_sources, select_sources
 from tracker.web.app import create_app
 
+from .contract import EVENT_KEYS, SOURCE_KEYS, SUBSCRIPTION_KEYS
 from .fakehub import FakeHub
 from .feeds import rss
 from .sites import Site
@@ -41,42 +42,6 @@ from .sites import Site
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HTML = {"Accept": "text/html"}
-EVENT_KEYS = {
-    "id",
-    "kind",
-    "severity",
-    "source_id",
-    "subject",
-    "title",
-    "url",
-    "detected_at",
-    "published_at",
-    "before",
-    "after",
-    "data",
-}
-SOURCE_KEYS = {
-    "id",
-    "kind",
-    "target",
-    "name",
-    "every_seconds",
-    "enabled",
-    "last_polled_at",
-    "last_error",
-    "consecutive_failures",
-}
-SUBSCRIPTION_KEYS = {
-    "id",
-    "name",
-    "url",
-    "kinds",
-    "source_ids",
-    "min_severity",
-    "match",
-    "digest",
-    "last_delivery_status",
-}
 ATOM = "{http://www.w3.org/2005/Atom}"
 SECRETS = ("S3cretPass", "tok123")
 T = TypeVar("T")
