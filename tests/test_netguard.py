@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tracker.catalog import normalize_http_url
 from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.netguard import is_public
-from tracker.sources import normalize_http_url
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,17 @@
-"""The list of watched sources: add, find, list, remove."""
+"""The list of watched sources: what a target may be, and add, find, list, remove."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tracker.config import Settings
 from tracker.errors import NotFoundError, UserError
+from tracker.kinds import kind_of
 from tracker.models import Source
-from tracker.sources import kind_of, normalize_http_url
+from tracker.netguard import BlockedAddressError, check_url
 from tracker.sources.hub import parse_target
 from tracker.sources.page import check_selector
 
@@ -55,6 +57,37 @@ def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
     if every > MAX_EVERY:
         raise UserError("interval too long: at most 30d")
     return SourceSpec(kind.name, target, name, every, types, links)
+
+
+def normalize_http_url(text: str, settings: Settings) -> str:
+    """A user-typed feed or page URL, checked and tidied, or UserError."""
+    url = text.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise UserError(f"invalid URL {text!r}: bad host") from None
+    try:
+        port = parts.port
+    except ValueError:
+        raise UserError(f"invalid URL {text!r}: bad port") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UserError(f"invalid URL {text!r}: expected an http:// or https:// URL")
+    if any(ch.isspace() for ch in url):
+        raise UserError(f"invalid URL {text!r}: contains spaces")
+    netloc = parts.hostname.lower()
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.username or parts.password:
+        raise UserError(f"invalid URL {text!r}: credentials in URLs are not supported")
+    if port is not None:
+        netloc += f":{port}"
+    url = urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+    if not settings.allow_private_networks:
+        try:
+            check_url(url)
+        except BlockedAddressError as exc:
+            raise UserError(f"refused {url}: {exc}") from None
+    return url
 
 
 def identity(spec: SourceSpec) -> tuple[str, str, str | None, str | None]:
@@ -103,7 +136,7 @@ def find_by_id(session: Session, source_id: int | None) -> Source | None:
 
 
 def all_sources(session: Session) -> list[Source]:
-    return list(session.exec(select(Source).order_by(Source.id)))
+    return list(session.exec(select(Source).order_by(col(Source.id))))
 
 
 def remove(session: Session, source_id: int) -> Source:

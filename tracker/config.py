@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,13 +52,27 @@ class Settings(BaseSettings):
     dispatch_every_seconds: float = Field(default=5.0, gt=0)
     sweep_every_seconds: float = Field(default=30.0, gt=0)
 
+    # Polls asked for by the web UI, the API or a webhook start after this short wait, so a
+    # burst of requests for one source is one poll; the API waits this long for the result.
+    poll_request_delay_seconds: float = Field(default=0.5, ge=0, le=60)
+    api_poll_wait_seconds: float = Field(default=90.0, ge=0, le=3600)
+
     # Shared secret of Hugging Face webhooks (sent as X-Webhook-Secret); unset: hooks off.
     webhook_secret: str | None = None
+    webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Alert delivery: attempts before giving up, first retry delay (doubling each time),
     # and how many events for one subscription at once turn into one grouped message.
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)
     delivery_retry_seconds: float = Field(default=30.0, ge=0)
     storm_threshold: int = Field(default=20, ge=1)
+
+    # Logging: the level (default WARNING for commands, INFO for `worker`, `beat`, `run`),
+    # `text` or `json` lines; `debug` shows tracebacks of internal errors.
+    log_level: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    debug: bool = False
+    # How long SQLite waits for another writer before "database is locked".
+    db_busy_timeout_seconds: float = Field(default=30.0, gt=0)
 
     hf_endpoint: str = Field(
         default="https://huggingface.co",
@@ -66,6 +81,16 @@ class Settings(BaseSettings):
     hf_token: str | None = Field(
         default=None, validation_alias=AliasChoices("HF_TOKEN", "TRACKER_HF_TOKEN")
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
 
     @field_validator("home")
     @classmethod

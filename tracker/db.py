@@ -17,7 +17,7 @@ from tracker.errors import UserError
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "tracker_read_only"
 # The newest migration in migrations/versions; a new migration updates it (a test checks).
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 # Any constant works; it only has to be the same for every process of one installation.
 _PG_MIGRATION_LOCK = 7_351_209
 
@@ -40,7 +40,7 @@ def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
     # A connection per polling thread: SQLite connections are cheap, waiting for one is not.
     engine = sa.create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": settings.db_busy_timeout_seconds},
         pool_size=max(20, settings.poll_concurrency),
         max_overflow=20,
     )

@@ -1,43 +1,53 @@
-"""The embedded mode: one process runs the scheduler, the task functions on a small thread
-pool, and (in `tracker run`) the web UI. SQLite is enough; nothing else to install.
+"""The embedded mode: one process runs the scheduler, the polls on a thread pool, the alert
+sender and (in `tracker run`) the web UI. SQLite is enough; nothing else to install.
 
-The scheduler is the same dispatch the Celery beat runs: claim due sources with a lease,
-poll each with the lease's token, send due alerts. Stopping it waits for the polls in flight;
-a restart finds everything it needs in the database.
+The scheduler is the same dispatch the Celery beat runs: claim due sources with a lease and
+poll each under its lease through the poll-and-alert service. It also runs the polls the
+web UI, the API and webhooks ask for. Stopping it stops claiming, lets the polls in flight
+finish and gives back the leases of polls that will not run, so a restart polls those at
+once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from tracker.alerts.deliver import deliver_due
+from tracker.alerts.sender import BackgroundSender
+from tracker.clients import Clients
 from tracker.db import Database
-from tracker.dispatch import claim_due
-from tracker.poller import poll_source
-from tracker.sources import Clients
+from tracker.dispatch import Claim, claim_due, release
+from tracker.service import PollService
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    """Polls due sources and sends due alerts until stopped."""
+    """Polls due sources and sends their alerts until stopped."""
 
     def __init__(self, db: Database, *, workers: int = 16, tick_seconds: float = 5.0) -> None:
         self.db = db
         self.tick_seconds = tick_seconds
         self.workers = workers
+        self.lease = timedelta(seconds=db.settings.lease_seconds)
         self._stop = threading.Event()
         # Set when a poll ends: its worker is free, so claim the next due source at once.
         self._wake = threading.Event()
         self._pool = ThreadPoolExecutor(workers, "scheduled")
-        # Alert delivery runs beside the polls, never in one of their workers.
-        self._sender = ThreadPoolExecutor(1, "deliver")
-        self._clients = Clients(db.settings, parallel_parsing=True)
-        self._in_flight: set[Future] = set()
-        self._delivering: Future | None = None
+        self.sender = BackgroundSender(db)
+        self.service = PollService(
+            db,
+            sender=self.sender,
+            runner=self,
+            clients=Clients(db.settings, parallel_parsing=True),
+        )
+        self._lock = threading.Lock()
+        self._in_flight: dict[Future[None], Claim] = {}
         self._thread: threading.Thread | None = None
 
     def start(self) -> Scheduler:
@@ -45,31 +55,50 @@ class Scheduler:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop claiming work, let the polls in flight finish, release resources."""
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop claiming work, let the polls in flight finish (at most `timeout` seconds),
+        give back the leases of those that did not, release resources."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._sender.shutdown(wait=True, cancel_futures=True)
-        self._clients.close()
+        with self._lock:
+            pending = dict(self._in_flight)
+        not_started = [claim for future, claim in pending.items() if future.cancel()]
+        deadline = time.monotonic() + timeout
+        for future in pending:
+            if not future.cancelled():
+                # Timed out or failed: its lease is given back below.
+                with contextlib.suppress(Exception):
+                    future.result(max(0.0, deadline - time.monotonic()))
+        unfinished = [claim for future, claim in pending.items() if not future.done()]
+        released = release(self.db, not_started + unfinished)
+        if released:
+            log.info("gave back %d leases of polls that did not run", released)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.sender.wait()
+        self.service.close()
 
     def tick(self) -> int:
-        """One round: claim as many due sources as there are free workers, poll them, and
-        start a delivery run unless one is still going. Returns the sources claimed."""
-        self._in_flight = {f for f in self._in_flight if not f.done()}
-        free = self.workers - len(self._in_flight)
-        claims = claim_due(self.db, now=datetime.now(UTC), limit=free)
-        for claim in claims:
-            future = self._pool.submit(self._poll, claim.source_id, claim.token)
-            self._in_flight.add(future)
-        self._start_delivery()
+        """One round: claim as many due sources as there are free workers and poll them.
+        Returns the sources claimed."""
+        with self._lock:
+            self._in_flight = {f: c for f, c in self._in_flight.items() if not f.done()}
+            free = self.workers - len(self._in_flight)
+        claims = claim_due(self.db, now=datetime.now(UTC), limit=free, lease=self.lease)
+        self.submit(claims)
+        self.sender.kick()  # retries and digests that fell due
         return len(claims)
 
-    def _start_delivery(self) -> None:
-        if self._delivering is None or self._delivering.done():
-            self._delivering = self._sender.submit(self._deliver)
+    def submit(self, claims: Sequence[Claim], *, delay: float = 0.0) -> None:
+        """Poll claimed sources on the pool (scheduled ones, and those asked for)."""
+        if self._stop.is_set():
+            release(self.db, claims)
+            return
+        with self._lock:
+            for claim in claims:
+                future = self._pool.submit(self._poll, claim, delay)
+                self._in_flight[future] = claim
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -80,18 +109,13 @@ class Scheduler:
             self._wake.wait(self.tick_seconds)
             self._wake.clear()
 
-    def _poll(self, source_id: int, token: str) -> None:
+    def _poll(self, claim: Claim, delay: float) -> None:
         try:
-            result = poll_source(self.db, self._clients, source_id, lease_token=token)
-            if result.event_ids:
-                self._start_delivery()
+            if delay and self._stop.wait(delay):
+                release(self.db, [claim])  # stopping before it started: poll it at restart
+                return
+            self.service.poll_claimed(claim)
         except Exception:
-            log.exception("scheduled poll of source %s failed", source_id)
+            log.exception("scheduled poll of source %s failed", claim.source_id)
         finally:
             self._wake.set()
-
-    def _deliver(self) -> None:
-        try:
-            deliver_due(self.db)
-        except Exception:
-            log.exception("alert delivery run failed")

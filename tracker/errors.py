@@ -19,3 +19,14 @@ class DeferredError(FetchError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RateLimitedError(DeferredError):
+    """The Hub answered 429: this source waits `retry_after` seconds, the poll goes on."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited by the Hub; next try in {round(retry_after)}s", retry_after)
+
+
+class InterruptedPollError(Exception):
+    """The poll was stopped (Ctrl-C, SIGTERM) before this source's outcome was recorded."""

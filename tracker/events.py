@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 SEVERITIES = ("info", "notice", "warning", "critical")
@@ -28,8 +30,27 @@ KIND_SEVERITY: dict[str, str] = {
     "source.baselined": "info",
     "source.failing": "warning",
     "source.recovered": "info",
+    "source.churned": "notice",
 }
 KINDS = tuple(KIND_SEVERITY)
+
+
+def freeze(value: Any) -> Any:
+    """A read-only copy of JSON-like data: mappings as views, lists as tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain JSON-ready data again (dicts and lists) from `freeze`'s output."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(item) for item in value]
+    return value
 
 
 def severity_rank(severity: str) -> int:
@@ -51,9 +72,15 @@ class EventDraft:
     fingerprint: str
     url: str | None = None
     published_at: datetime | None = None
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Truly immutable: detection hands drafts around, and nothing downstream may change
+        # what it decided. Mappings become read-only views and lists tuples, all the way down.
+        for name in ("before", "after", "data"):
+            object.__setattr__(self, name, freeze(getattr(self, name)))
 
     @property
     def severity(self) -> str:

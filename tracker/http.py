@@ -20,6 +20,8 @@ import httpcore
 import httpx
 
 from tracker.config import Settings
+from tracker.deadlines import DeadlineBackend, deadline
+from tracker.decoding import ACCEPT_ENCODING, decode
 from tracker.errors import DeferredError, FetchError
 from tracker.netguard import BlockedAddressError, GuardedBackend
 from tracker.observations import Validators
@@ -28,6 +30,9 @@ __all__ = ["DeferredError", "FetchError", "Validators"]
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 DEFAULT_RETRY_AFTER = 600.0
+# A server asking for more than this is waited for this long (the scheduler's cap too).
+MAX_RETRY_AFTER = 86400.0
+CONDITIONAL_HEADERS = {"If-None-Match", "If-Modified-Since"}
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -69,23 +74,36 @@ class Fetcher:
             lambda: threading.BoundedSemaphore(settings.per_host_limit)
         )
         self._hosts_lock = threading.Lock()
+        self._backend: DeadlineBackend | None = None
+        if transport is None:
+            transport, self._backend = guarded_transport(settings)
         timeout = httpx.Timeout(settings.http_timeout_seconds, connect=10.0)
         self._client = httpx.Client(
-            transport=transport or guarded_transport(settings),
+            transport=transport,
             timeout=timeout,
             follow_redirects=False,
             trust_env=False,
-            headers={"User-Agent": settings.user_agent},
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def close(self) -> None:
         self._client.close()
+
+    def abort(self) -> None:
+        """Fail the fetches in flight at once (their sockets are shut down), and later ones."""
+        if self._backend is not None:
+            self._backend.abort()
 
     def __enter__(self) -> Fetcher:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def deadline_seconds(self) -> float:
+        """How long one fetch may take in all: redirects, headers and body."""
+        return self.settings.http_timeout_seconds * 3
 
     def get(
         self, url: str, *, validators: Validators | None = None, accept: str | None = None
@@ -94,21 +112,22 @@ class Fetcher:
         headers = _conditional_headers(validators)
         if accept:
             headers["Accept"] = accept
-        deadline = time.monotonic() + self.settings.http_timeout_seconds * 3
-        for hop in range(self.settings.http_max_redirects + 1):
-            response = self._get_once(url, headers, deadline)
-            if response.status not in REDIRECT_STATUSES:
-                response.requests = hop + 1
-                return response
-            location = response.headers.get("location")
-            if not location:
-                raise FetchError(f"HTTP {response.status} redirect without a Location header")
-            url = urljoin(url, location)
-            if urlsplit(url).scheme not in ("http", "https"):
-                raise FetchError(f"redirect to a non-HTTP URL: {url[:200]}")
+        with deadline(self.deadline_seconds):
+            for hop in range(self.settings.http_max_redirects + 1):
+                response = self._get_once(url, headers)
+                if response.status not in REDIRECT_STATUSES:
+                    if response.not_modified and not headers.keys() & CONDITIONAL_HEADERS:
+                        # Nothing was asked to be compared: a 304 here carries no feed, and
+                        # taking it as "unchanged" would leave the source never baselined.
+                        raise FetchError(
+                            "HTTP 304 Not Modified to a request that was not conditional"
+                        )
+                    response.requests = hop + 1
+                    return response
+                url = _redirect_target(url, response)
         raise FetchError(f"more than {self.settings.http_max_redirects} redirects")
 
-    def _get_once(self, url: str, headers: dict[str, str], deadline: float) -> Response:
+    def _get_once(self, url: str, headers: dict[str, str]) -> Response:
         host = (urlsplit(url).hostname or "").lower()
         with self._slot(host):
             self._count(requests=1)
@@ -116,17 +135,9 @@ class Fetcher:
                 with self._client.stream("GET", url, headers=headers) as http_response:
                     body = b""
                     if http_response.status_code == 200:
-                        body = self._read_capped(http_response, deadline)
+                        body = self._read_capped(http_response)
                     elif http_response.status_code >= 400:
-                        wait = retry_after(http_response.headers.get("retry-after"))
-                        if http_response.status_code == 429 or (
-                            http_response.status_code == 503 and wait is not None
-                        ):
-                            wait = wait if wait is not None else DEFAULT_RETRY_AFTER
-                            raise DeferredError(
-                                f"{_status_line(http_response)}; retrying in {round(wait)}s", wait
-                            )
-                        raise FetchError(_status_line(http_response))
+                        raise _status_error(http_response)
                     return Response(
                         url=url,
                         status=http_response.status_code,
@@ -143,20 +154,22 @@ class Fetcher:
                 raise FetchError(f"timed out ({_describe(exc)}) fetching {host}") from None
             except (httpx.HTTPError, httpcore.NetworkError) as exc:
                 raise FetchError(f"{_describe(exc)} fetching {host}") from None
+            except (httpx.InvalidURL, ValueError) as exc:
+                # An address httpx cannot use (a malformed host, an odd port) is the source's
+                # problem, not the tracker's.
+                raise FetchError(f"invalid URL {url[:200]}: {_describe(exc)}") from None
 
-    def _read_capped(self, response: httpx.Response, deadline: float) -> bytes:
-        cap = self.settings.http_max_bytes
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise FetchError(f"response larger than {cap // 1024 // 1024 or 1} MiB")
-            if time.monotonic() > deadline:
-                raise FetchError("response took too long to arrive")
-            chunks.append(chunk)
-        self._count(body_bytes=size)
-        return b"".join(chunks)
+    def _read_capped(self, response: httpx.Response) -> bytes:
+        chunks = list(
+            decode(
+                response.iter_raw(),
+                response.headers.get("content-encoding"),
+                cap=self.settings.http_max_bytes,
+            )
+        )
+        body = b"".join(chunks)
+        self._count(body_bytes=len(body))
+        return body
 
     def _slot(self, host: str) -> threading.BoundedSemaphore:
         with self._hosts_lock:
@@ -168,15 +181,42 @@ class Fetcher:
             self.body_bytes += body_bytes
 
 
-def guarded_transport(settings: Settings) -> httpx.HTTPTransport:
-    """httpx's transport, with the private-network guard unless private networks are allowed."""
+def guarded_transport(settings: Settings) -> tuple[httpx.HTTPTransport, DeadlineBackend]:
+    """httpx's transport on sockets with a deadline per fetch, through the private-network
+    guard unless private networks are allowed."""
     limits = httpx.Limits(max_connections=max(settings.poll_concurrency, 10))
     transport = httpx.HTTPTransport(limits=limits, retries=0)
-    if not settings.allow_private_networks:
-        # httpx offers no public hook for httpcore's network backend; the pool reads this
-        # attribute each time it opens a connection.
-        transport._pool._network_backend = GuardedBackend()
-    return transport
+    inner: httpcore.NetworkBackend = (
+        httpcore.SyncBackend() if settings.allow_private_networks else GuardedBackend()
+    )
+    backend = DeadlineBackend(inner)
+    # httpx offers no public hook for httpcore's network backend; the pool reads this
+    # attribute each time it opens a connection.
+    transport._pool._network_backend = backend
+    return transport, backend
+
+
+def _redirect_target(url: str, response: Response) -> str:
+    location = response.headers.get("location")
+    if not location:
+        raise FetchError(f"HTTP {response.status} redirect without a Location header")
+    try:
+        target = urljoin(url, location.strip())
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError:
+        raise FetchError(f"redirect to an invalid URL: {location[:200]!r}") from None
+    if scheme not in ("http", "https"):
+        raise FetchError(f"redirect to a non-HTTP URL: {target[:200]!r}")
+    return target
+
+
+def _status_error(response: httpx.Response) -> FetchError:
+    status = response.status_code
+    wait = retry_after(response.headers.get("retry-after"))
+    if status == 429 or (status == 503 and wait is not None):
+        wait = min(wait if wait is not None else DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER)
+        return DeferredError(f"{_status_line(response)}; retrying in {round(wait)}s", wait)
+    return FetchError(_status_line(response))
 
 
 def retry_after(value: str | None) -> float | None:

@@ -50,7 +50,7 @@ class DatabaseCollector(Collector):
             "tracker_delivery_lag_seconds", "How overdue the oldest due pending delivery is"
         )
         now = datetime.now(UTC)
-        with self.database.session() as session:
+        with self.database.read() as session:
             for kind, count in session.exec(
                 select(Event.kind, sa.func.count()).group_by(col(Event.kind))
             ):

@@ -94,6 +94,12 @@ class Source(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     consecutive_failures: int = 0
     failing_since: datetime | None = _time()
+    # Polls in a row the server asked us to put off (429, 503 with Retry-After).
+    deferrals: int = 0
+    # A poll asked for (web, API, webhook) while one was in flight: that poll runs again.
+    poll_requested_at: datetime | None = _time()
+    # The last poll's result, in the shape `tracker poll --json` gives per source.
+    last_outcome: dict[str, Any] | None = _json()
 
     # HTTP validators of the last successful fetch, and a hash of the body it returned.
     etag: str | None = Field(default=None, max_length=500)
@@ -206,6 +212,10 @@ class Subscription(SQLModel, table=True):
     digest: str | None = Field(default=None, max_length=16)
     enabled: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The one sender allowed to send to this subscription until then (cluster-wide), so a
+    # target that hangs holds one sender, not every worker.
+    sending_until: datetime | None = _time()
+    sender_token: str | None = Field(default=None, max_length=36)
 
 
 class SubscriptionPublic(SQLModel):

@@ -5,7 +5,45 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
+
+# A feed or a page's links yield at most this many entries (in document order), and a
+# source keeps at most this many: a page of 400,000 links or a feed whose ids change on
+# every fetch must not grow the database without end.
+MAX_ENTRIES = 10_000
+
+
+class PostState(TypedDict):
+    """What is stored of a feed entry or a page's link between polls."""
+
+    title: str
+    link: str | None
+
+
+class TextState(TypedDict):
+    """What is stored of a page's main text (item key "text")."""
+
+    lines: list[str]
+    sha256: str
+    rev: int
+
+
+class RepoItem(TypedDict, total=False):
+    """What is stored of a Hub repo. `rev` counts its changes (each event's fingerprint);
+    `status` is "available" or "withdrawn" (with a `reason`); `withheld` holds the
+    withheld-details sentences of its model card already reported."""
+
+    type: str
+    id: str
+    gated: bool | str
+    license: str | None
+    license_name: str | None
+    license_link: str | None
+    sha: str | None
+    status: str
+    reason: str
+    rev: int
+    withheld: list[str]
 
 
 @dataclass(frozen=True)
@@ -31,7 +69,7 @@ class FeedEntry:
     summary_html: str = field(default="", compare=False, repr=False)
     content_html: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> PostState:
         """What is stored of the entry between polls."""
         return {"title": self.title, "link": self.link}
 
@@ -88,7 +126,7 @@ class RepoState:
         """Whether the public can see the repo: private or disabled repos count as withdrawn."""
         return not (self.private or self.disabled)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> RepoItem:
         """What is stored of the repo between polls."""
         return {
             "type": self.type,
@@ -139,16 +177,18 @@ class HubSnapshot:
     readmes: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Observation:
     """The result of fetching one source.
 
     `unchanged` means the server answered 304 or sent the same bytes as last time: there is
-    nothing to parse or detect, only the poll to record. Feeds fill `items`, the Hub `hub`.
+    nothing to parse or detect, only the poll to record. Feeds and pages watched for links
+    fill `entries`, pages watched for their text `page`, Hub sources `hub`.
     """
 
     unchanged: bool
-    items: list[Any] = field(default_factory=list)
+    entries: list[FeedEntry] = field(default_factory=list)
+    page: PageText | None = None
     title: str | None = None
     validators: Validators | None = None
     content_hash: str | None = None
@@ -157,3 +197,9 @@ class Observation:
     # How long the server says this stays fresh (Cache-Control max-age, an RSS <ttl>):
     # polling sooner would only fetch the same thing again.
     fresh_for: float | None = None
+
+    @property
+    def text(self) -> PageText:
+        """The page's main text (pages watched without a link selector)."""
+        assert self.page is not None, "not a page text observation"
+        return self.page

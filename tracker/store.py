@@ -1,81 +1,163 @@
-"""Recording a poll: item states, events and source health, in the caller's transaction."""
+"""Recording a poll in the caller's transaction: item states, events, source health.
+
+Everything here writes what the pipeline (`tracker.pipeline`) decided; nothing here decides.
+Statements are bounded: rows go in chunks, so a source with 400,000 new items is recorded
+in many small statements (SQLite allows 32,766 variables per statement).
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from tracker.alerts import outbox
-from tracker.config import Settings
 from tracker.detect import Detection
-from tracker.detect.lifecycle import Health, baselined, on_failure, on_success
-from tracker.events import EventDraft
+from tracker.detect.lifecycle import Health
+from tracker.events import EventDraft, thaw
 from tracker.models import Event, Item, Source
 from tracker.observations import Observation
-from tracker.sources import kind_of
 
 MAX_BACKOFF = timedelta(days=1)
+CHUNK = 500
+T = TypeVar("T")
 
 
-def display_name(source: Source) -> str:
-    return source.name or source.target
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most `size`."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def lock_source(session: Session, source_id: int) -> Source | None:
+    """Load a source for writing; on PostgreSQL, concurrent writers of one source queue up."""
+    statement = select(Source).where(Source.id == source_id)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return session.exec(statement).first()
+
+
+def load_item_states(session: Session, source_id: int | None) -> dict[str, dict[str, Any]]:
+    """The stored item states of a source, by key, oldest first."""
+    rows = session.exec(
+        select(Item.key, Item.data).where(Item.source_id == source_id).order_by(col(Item.id))
+    )
+    return {key: data for key, data in rows}
 
 
 def health_of(source: Source) -> Health:
+    """The part of a source's row that the lifecycle rules read."""
     return Health(
         subject=source.target,
-        name=display_name(source),
+        name=source.name or source.target,
         consecutive_failures=source.consecutive_failures,
         failing_since=source.failing_since,
     )
 
 
-def record_success(
-    session: Session, source: Source, observation: Observation, *, now: datetime, settings: Settings
+def write_items(
+    session: Session,
+    source_id: int | None,
+    detection: Detection,
+    *,
+    previous: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """Apply a detection's item changes with a few bulk statements per chunk."""
+    table = Item.__table__
+    for chunk in chunks(sorted(detection.removals)):
+        session.execute(
+            sa.delete(table).where(table.c.source_id == source_id, table.c.key.in_(chunk))
+        )
+    new = [key for key in detection.upserts if key not in previous]
+    changed = [key for key in detection.upserts if key in previous]
+    for chunk in chunks(new):
+        session.execute(
+            sa.insert(table),
+            [
+                {
+                    "source_id": source_id,
+                    "key": key,
+                    "data": dict(detection.upserts[key]),
+                    "first_seen_at": now,
+                    "changed_at": now,
+                }
+                for key in chunk
+            ],
+        )
+    for chunk in chunks(changed):
+        session.execute(
+            sa.update(table)
+            .where(table.c.source_id == source_id, table.c.key == sa.bindparam("item_key"))
+            .values(data=sa.bindparam("item_data"), changed_at=now),
+            [{"item_key": key, "item_data": dict(detection.upserts[key])} for key in chunk],
+        )
+
+
+def insert_events(
+    session: Session, source_id: int | None, drafts: Sequence[EventDraft], *, now: datetime
 ) -> list[int]:
-    """Store what a successful fetch observed; returns the ids of the new events."""
-    drafts: list[EventDraft] = []
-    recovered = on_success(health_of(source), threshold=settings.failing_after)
-    if recovered:
-        drafts.append(recovered)
+    """Insert events, skipping any whose idempotency key is already stored; the new ids."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # One statement per chunk: SQLAlchemy batches the rows ("insertmanyvalues") and keeps
+    # RETURNING, which gives the ids of the rows that were new.
+    statement = insert(Event).on_conflict_do_nothing(index_elements=["key"]).returning(Event.id)
+    ids: list[int] = []
+    for chunk in chunks(drafts):
+        rows = [_event_row(draft, source_id, now) for draft in chunk]
+        ids.extend(i for i in session.execute(statement, rows).scalars() if i is not None)
+    return sorted(ids)
+
+
+def _event_row(draft: EventDraft, source_id: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        "key": draft.key(source_id),
+        "kind": draft.kind,
+        "severity": draft.severity,
+        "source_id": source_id,
+        "subject": draft.subject[:2048],
+        "title": draft.title[:1000],
+        "url": draft.url[:2048] if draft.url else None,
+        "detected_at": now,
+        "published_at": draft.published_at,
+        "before": thaw(draft.before),
+        "after": thaw(draft.after),
+        "data": thaw(draft.data),
+    }
+
+
+def record_success(
+    session: Session,
+    source: Source,
+    observation: Observation,
+    *,
+    now: datetime,
+    baselined: bool,
+) -> None:
+    """A fetch that worked: validators, health reset, next poll, lease released."""
     if not observation.unchanged:
-        kind = kind_of(source.kind)
-        previous = load_item_states(session, source.id)
-        baselined_before = source.baselined_at is not None
-        detection = kind.detect(previous, observation, baselined_before, source, settings)
-        write_items(session, source.id, detection, previous=previous, now=now)
-        drafts.extend(detection.events)
-        if source.baselined_at is None:
+        if baselined:
             source.baselined_at = now
             if source.name is None and observation.title:
                 source.name = observation.title[:300]
-            drafts.append(
-                baselined(health_of(source), items=len(detection.upserts), noun=kind.item_noun)
-            )
         if observation.validators is not None:
             source.etag = observation.validators.etag
             source.last_modified = observation.validators.last_modified
-        source.content_hash = observation.content_hash
     elif observation.validators is not None:
         source.etag = observation.validators.etag or source.etag
         source.last_modified = observation.validators.last_modified or source.last_modified
-        source.content_hash = observation.content_hash
-    source.last_polled_at = now
+    source.content_hash = observation.content_hash
     source.last_success_at = now
     source.last_error = None
     source.consecutive_failures = 0
     source.failing_since = None
-    source.next_poll_at = now + next_interval(source.every_seconds, observation.fresh_for)
-    source.lease_until = source.lease_token = None
-    session.add(source)
-    return insert_events(session, source.id, drafts, now=now)
+    source.deferrals = 0
+    _polled(session, source, now, now + next_interval(source.every_seconds, observation.fresh_for))
 
 
 def record_unchanged(
@@ -85,9 +167,11 @@ def record_unchanged(
     *,
     now: datetime,
     lease_token: str | None,
+    outcome: dict[str, Any],
 ) -> bool:
     """Record an unchanged fetch of a healthy source with one UPDATE. False when the
-    source needs the full path instead (it was failing, or its lease passed on)."""
+    source needs the full path instead (it was failing, deferred, asked to be polled again
+    meanwhile, or its lease passed on)."""
     table = Source.__table__
     values: dict[str, Any] = {
         "last_polled_at": now,
@@ -96,6 +180,7 @@ def record_unchanged(
         "lease_until": None,
         "lease_token": None,
         "content_hash": observation.content_hash,
+        "last_outcome": outcome,
     }
     if observation.validators is not None:
         values["etag"] = sa.func.coalesce(observation.validators.etag, table.c.etag)
@@ -107,14 +192,48 @@ def record_unchanged(
         .where(
             table.c.id == source.id,
             table.c.consecutive_failures == 0,
+            table.c.deferrals == 0,
             table.c.last_error.is_(None),
             table.c.every_seconds == source.every_seconds,
+            table.c.poll_requested_at.is_(None),
         )
         .values(**values)
     )
     if lease_token is not None:
         statement = statement.where(table.c.lease_token == lease_token)
     return connection.execute(statement).rowcount == 1
+
+
+def record_deferral(
+    session: Session, source: Source, reason: str, *, now: datetime, wait: float
+) -> None:
+    """Put a poll off (the server asked us to wait); not a failure of the source."""
+    source.last_error = reason[:1000]
+    source.deferrals += 1
+    wait = min(max(wait, 1.0), MAX_BACKOFF.total_seconds())
+    _polled(session, source, now, now + timedelta(seconds=wait))
+
+
+def record_failure(
+    session: Session, source: Source, error: str, health: Health, *, now: datetime
+) -> None:
+    """Count a failed poll (`health` is the streak after it) and back off."""
+    source.last_error = error[:1000]
+    source.consecutive_failures = health.consecutive_failures
+    source.failing_since = health.failing_since
+    _polled(session, source, now, now + backoff(source.every_seconds, health.consecutive_failures))
+
+
+def record_outcome(source: Source, outcome: dict[str, Any]) -> None:
+    """The poll's result as its requester reads it (`tracker poll`, the API, the task)."""
+    source.last_outcome = outcome
+
+
+def _polled(session: Session, source: Source, now: datetime, next_poll: datetime) -> None:
+    source.last_polled_at = now
+    source.next_poll_at = next_poll
+    source.lease_until = source.lease_token = None
+    session.add(source)
 
 
 def next_interval(every_seconds: int, fresh_for: float | None) -> timedelta:
@@ -126,125 +245,7 @@ def next_interval(every_seconds: int, fresh_for: float | None) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def record_deferral(
-    session: Session, source: Source, reason: str, *, now: datetime, wait: float
-) -> None:
-    """Put a poll off (the server asked us to wait); not a failure of the source."""
-    source.last_polled_at = now
-    source.last_error = reason[:1000]
-    source.next_poll_at = now + timedelta(seconds=min(max(wait, 1.0), MAX_BACKOFF.total_seconds()))
-    source.lease_until = source.lease_token = None
-    session.add(source)
-
-
-def record_failure(
-    session: Session, source: Source, error: str, *, now: datetime, settings: Settings
-) -> list[int]:
-    """Count a failed poll; `source.failing` when the streak reaches the threshold."""
-    health, failing = on_failure(
-        health_of(source), error, now=now, threshold=settings.failing_after
-    )
-    source.last_polled_at = now
-    source.last_error = error[:1000]
-    source.consecutive_failures = health.consecutive_failures
-    source.failing_since = health.failing_since
-    source.next_poll_at = now + backoff(source.every_seconds, health.consecutive_failures)
-    source.lease_until = source.lease_token = None
-    session.add(source)
-    return insert_events(session, source.id, [failing] if failing else [], now=now)
-
-
 def backoff(every_seconds: int, failures: int) -> timedelta:
     """Wait twice as long after each failure in a row, at most a day."""
     delay = timedelta(seconds=every_seconds * 2 ** min(failures - 1, 20))
     return min(delay, max(MAX_BACKOFF, timedelta(seconds=every_seconds)))
-
-
-def load_item_states(session: Session, source_id: int | None) -> dict[str, dict]:
-    rows = session.exec(select(Item.key, Item.data).where(Item.source_id == source_id))
-    return {key: data for key, data in rows}
-
-
-def write_items(
-    session: Session,
-    source_id: int | None,
-    detection: Detection,
-    *,
-    previous: Mapping[str, Any],
-    now: datetime,
-) -> None:
-    """Apply a detection's item changes with a few bulk statements (Hub authors have 10,000s)."""
-    table = Item.__table__
-    if detection.removals:
-        for chunk in _chunks(sorted(detection.removals)):
-            session.execute(
-                sa.delete(table).where(table.c.source_id == source_id, table.c.key.in_(chunk))
-            )
-    new = [key for key in detection.upserts if key not in previous]
-    changed = [key for key in detection.upserts if key in previous]
-    if new:
-        session.execute(
-            sa.insert(table),
-            [
-                {
-                    "source_id": source_id,
-                    "key": key,
-                    "data": detection.upserts[key],
-                    "first_seen_at": now,
-                    "changed_at": now,
-                }
-                for key in new
-            ],
-        )
-    if changed:
-        session.execute(
-            sa.update(table)
-            .where(table.c.source_id == source_id, table.c.key == sa.bindparam("item_key"))
-            .values(data=sa.bindparam("item_data"), changed_at=now),
-            [{"item_key": key, "item_data": detection.upserts[key]} for key in changed],
-        )
-
-
-def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    return [values[start : start + size] for start in range(0, len(values), size)]
-
-
-def insert_events(
-    session: Session, source_id: int | None, drafts: Sequence[EventDraft], *, now: datetime
-) -> list[int]:
-    """Insert events, skipping any whose idempotency key is already stored."""
-    if not drafts:
-        return []
-    rows = [
-        {
-            "key": draft.key(source_id),
-            "kind": draft.kind,
-            "severity": draft.severity,
-            "source_id": source_id,
-            "subject": draft.subject[:2048],
-            "title": draft.title[:1000],
-            "url": draft.url[:2048] if draft.url else None,
-            "detected_at": now,
-            "published_at": draft.published_at,
-            "before": draft.before,
-            "after": draft.after,
-            "data": draft.data,
-        }
-        for draft in drafts
-    ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # One statement for all rows: SQLAlchemy batches them ("insertmanyvalues") and keeps
-    # RETURNING, which gives the ids of the rows that were new.
-    statement = insert(Event).on_conflict_do_nothing(index_elements=["key"]).returning(Event.id)
-    ids = [row for row in session.execute(statement, rows).scalars() if row is not None]
-    # The transactional outbox: deliveries are written with their events or not at all.
-    outbox.enqueue(session, ids, now=now)
-    return sorted(ids)
-
-
-def lock_source(session: Session, source_id: int) -> Source | None:
-    """Load a source for writing; on PostgreSQL, concurrent writers of one source queue up."""
-    statement = select(Source).where(Source.id == source_id)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    return session.exec(statement).first()

@@ -7,12 +7,9 @@ from kombu import Queue
 
 from schedules.beat import beat_schedule
 from tracker.config import Settings
+from workers.names import ALERT_QUEUE, DELIVER, POLL_QUEUE
 
-# Polls and alerts travel on separate queues, so a slow channel never holds up polling and
-# deliveries can get workers of their own (`tracker worker -Q tracker.alerts`). A worker
-# started without -Q consumes both.
-POLL_QUEUE = "tracker"
-ALERT_QUEUE = "tracker.alerts"
+__all__ = ["ALERT_QUEUE", "POLL_QUEUE", "create_celery"]
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -37,7 +34,7 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=POLL_QUEUE,
         task_queues=(Queue(POLL_QUEUE), Queue(ALERT_QUEUE)),
         task_routes={
-            "tracker.deliver": {"queue": ALERT_QUEUE},
+            DELIVER: {"queue": ALERT_QUEUE},
         },
         # Redis redelivers a message not acknowledged within this time.
         broker_transport_options={"visibility_timeout": max(settings.task_time_limit * 2, 600)},

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: they carry ids, load by id, and call the service functions.
+"""Thin Celery tasks: they carry ids, load by id, and call the poll-and-alert service.
 
 Each process makes its own database connection pool on first use (engines do not survive
 a fork). A task that finds its work moot (the source was removed, the lease passed on, the
@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
@@ -22,40 +24,107 @@ from tracker.alerts import outbox
 from tracker.alerts.deliver import deliver_due
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.dispatch import claim_due
+from tracker.dispatch import Claim, claim_due
 from tracker.errors import NotFoundError
 from tracker.models import Delivery
-from tracker.poller import poll_source
-from tracker.sources import Clients
+from tracker.service import PollService
+from workers.names import (
+    ALERT_QUEUE,
+    DELIVER,
+    DISPATCH_DUE,
+    POLL_QUEUE,
+    POLL_SOURCE,
+    SEND_DIGESTS,
+    SWEEP,
+)
 
 log = logging.getLogger(__name__)
 DISPATCH_BATCH = 500
-RETRY = {
+RETRY: dict[str, Any] = {
     "autoretry_for": (OperationalError,),
     "retry_backoff": 2,
     "retry_backoff_max": 60,
     "max_retries": 10,
 }
 
-_settings: Settings | None = None
-_process: tuple[int, Database, Clients] | None = None
-_lock = threading.Lock()
+
+class CeleryRunner:
+    """Runs requested polls as Celery tasks (the web process only queues them)."""
+
+    def __init__(self, app: Celery, settings: Settings) -> None:
+        self.app = app
+        self.expires = settings.lease_seconds
+
+    def submit(self, claims: Sequence[Claim], *, delay: float = 0.0) -> None:
+        for claim in claims:
+            self.app.send_task(
+                POLL_SOURCE,
+                (claim.source_id, claim.token),
+                countdown=delay or None,
+                expires=self.expires,
+                queue=POLL_QUEUE,
+            )
 
 
-def _resources() -> tuple[Database, Clients]:
-    """This process's database and network clients, made after any fork."""
-    global _process
-    with _lock:
-        if _process is None or _process[0] != os.getpid():
-            assert _settings is not None, "tasks used before register()"
-            _process = (os.getpid(), Database(_settings), Clients(_settings))
-        return _process[1], _process[2]
+class CelerySender:
+    """Queues one delivery task per subscription that has new deliveries."""
+
+    def __init__(self, app: Celery, db: Database) -> None:
+        self.app = app
+        self.db = db
+
+    def events_recorded(self, event_ids: Sequence[int]) -> None:
+        if not event_ids:
+            return
+        with self.db.read() as session:
+            first: dict[int, int] = {}
+            for start in range(0, len(event_ids), outbox.CHUNK):
+                chunk = list(event_ids[start : start + outbox.CHUNK])
+                rows = session.exec(
+                    select(Delivery.subscription_id, Delivery.id)
+                    .where(col(Delivery.event_id).in_(chunk), Delivery.status == "pending")
+                    .order_by(col(Delivery.id))
+                )
+                for subscription_id, delivery_id in rows:
+                    if delivery_id is not None:
+                        first.setdefault(subscription_id, delivery_id)
+        for delivery_id in first.values():
+            self.app.send_task(DELIVER, (delivery_id,), queue=ALERT_QUEUE)
+
+
+class _Process:
+    """This process's database and service, made after any fork."""
+
+    def __init__(self) -> None:
+        self.app: Celery | None = None
+        self.settings: Settings | None = None
+        self._pid: int | None = None
+        self._service: PollService | None = None
+        self._lock = threading.Lock()
+
+    def service(self) -> PollService:
+        with self._lock:
+            if self._service is None or self._pid != os.getpid():
+                assert self.app is not None and self.settings is not None, "not registered"
+                db = Database(self.settings)
+                self._service = PollService(
+                    db,
+                    sender=CelerySender(self.app, db),
+                    runner=CeleryRunner(self.app, self.settings),
+                )
+                self._pid = os.getpid()
+            return self._service
+
+    def db(self) -> Database:
+        return self.service().db
+
+
+_process = _Process()
 
 
 def register(app: Celery, settings: Settings) -> None:
     """Define the tasks on `app`; log lines of a task carry its id."""
-    global _settings
-    _settings = settings
+    _process.app, _process.settings = app, settings
 
     @task_prerun.connect(weak=False)
     def _name_task(task_id: str | None = None, **_: object) -> None:
@@ -65,77 +134,51 @@ def register(app: Celery, settings: Settings) -> None:
     def _forget_task(**_: object) -> None:
         logs.TASK_ID.set(None)
 
-    lease_seconds = settings.lease_seconds
+    lease = timedelta(seconds=settings.lease_seconds)
 
-    @app.task(name="tracker.dispatch_due", shared=False, **RETRY)
+    @app.task(name=DISPATCH_DUE, shared=False, **RETRY)
     def dispatch_due() -> int:
         """Lease the due sources and queue one poll for each."""
-        db, _clients = _resources()
-        claims = claim_due(
-            db, now=datetime.now(UTC), limit=DISPATCH_BATCH, lease=timedelta(seconds=lease_seconds)
-        )
-        for claim in claims:
-            poll.apply_async((claim.source_id, claim.token), expires=lease_seconds)
+        service = _process.service()
+        claims = claim_due(service.db, now=datetime.now(UTC), limit=DISPATCH_BATCH, lease=lease)
+        CeleryRunner(app, settings).submit(claims)
         return len(claims)
 
-    @app.task(name="tracker.poll_source", shared=False, **RETRY)
-    def poll(source_id: int, lease_token: str) -> dict:
-        """Poll one leased source; then queue the deliveries it produced."""
-        db, clients = _resources()
+    @app.task(name=POLL_SOURCE, shared=False, **RETRY)
+    def poll(source_id: int, lease_token: str) -> dict[str, Any]:
+        """Poll one leased source; its deliveries are queued by the service's sender."""
         try:
-            result = poll_source(db, clients, source_id, lease_token=lease_token)
+            result = _process.service().poll_claimed(Claim(source_id, lease_token))
         except NotFoundError:
-            return {"source_id": source_id, "moot": True}  # removed since it was dispatched
-        if result.event_ids:
-            _queue_deliveries(db, result.event_ids)
-        return {
-            "source_id": source_id,
-            "ok": result.ok,
-            "moot": result.moot,
-            "events": len(result.event_ids),
-        }
+            return {"source_id": source_id, "status": "moot"}  # removed since dispatched
+        return result.as_dict()
 
-    @app.task(name="tracker.deliver", shared=False, **RETRY)
+    @app.task(name=DELIVER, shared=False, **RETRY)
     def deliver(delivery_id: int) -> int:
-        """Send the due deliveries of this delivery's subscription (grouped as one run)."""
-        db, _clients = _resources()
-        with db.session() as session:
+        """Send the due deliveries of this delivery's subscription, as its one sender."""
+        db = _process.db()
+        with db.read() as session:
             delivery = session.get(Delivery, delivery_id)
             if delivery is None or delivery.status != "pending":
                 return 0  # removed or settled meanwhile
             subscription_id = delivery.subscription_id
         return deliver_due(db, subscription_id=subscription_id).delivered
 
-    @app.task(name="tracker.sweep", shared=False, **RETRY)
+    @app.task(name=SWEEP, shared=False, **RETRY)
     def sweep() -> int:
         """Re-queue due deliveries whatever happened to their messages (Redis is only a
         transport: the database knows what is pending)."""
-        db, _clients = _resources()
-        with db.session() as session:
+        with _process.db().read() as session:
             ids = outbox.due_by_subscription(session, now=datetime.now(UTC))
         for delivery_id in ids:
             deliver.delay(delivery_id)
         return len(ids)
 
-    @app.task(name="tracker.send_digests", shared=False, **RETRY)
+    @app.task(name=SEND_DIGESTS, shared=False, **RETRY)
     def send_digests() -> int:
         """Queue the digests whose period ended."""
-        db, _clients = _resources()
-        with db.session() as session:
+        with _process.db().read() as session:
             ids = outbox.due_by_subscription(session, now=datetime.now(UTC), digests_only=True)
         for delivery_id in ids:
             deliver.delay(delivery_id)
         return len(ids)
-
-    def _queue_deliveries(db: Database, event_ids: list[int]) -> None:
-        with db.session() as session:
-            rows = session.exec(
-                select(Delivery.subscription_id, Delivery.id)
-                .where(col(Delivery.event_id).in_(event_ids), Delivery.status == "pending")
-                .order_by(col(Delivery.id))
-            )
-            first = {}
-            for subscription_id, delivery_id in rows:
-                first.setdefault(subscription_id, delivery_id)
-        for delivery_id in first.values():
-            deliver.delay(delivery_id)

@@ -1,27 +1,38 @@
-"""Sending due deliveries: one thread per subscription, so a slow target delays no other."""
+"""Sending due deliveries.
+
+Each subscription has at most one sender at a time across the whole deployment (a lease
+on the subscription row), which sends its messages one by one: a target that never
+answers holds one sender, while every other subscription's alerts keep flowing. A message
+claims only its own deliveries, for a short lease renewed while it is being sent, so a
+sender that dies holds up its one message for `CLAIM_LEASE` and nothing else.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from tracker import metrics
 from tracker.alerts import messages, outbox
-from tracker.alerts.outbox import Batch
+from tracker.alerts.outbox import CLAIM_LEASE, Batch
 from tracker.db import Database
 from tracker.errors import UserError
 from tracker.models import Event, Source, Subscription
 
 if TYPE_CHECKING:
-    from tracker.alerts.targets import Outcome
+    from tracker.alerts.targets import Outcome, Target
 
 log = logging.getLogger(__name__)
+MAX_PARALLEL_SUBSCRIPTIONS = 16
 
 
 @dataclass
@@ -33,99 +44,195 @@ class DeliveryReport:
     delivered: int = 0
     failed: list[str] = field(default_factory=list)  # one line per failed message
 
+    def add(self, other: DeliveryReport) -> None:
+        self.messages_sent += other.messages_sent
+        self.messages_failed += other.messages_failed
+        self.delivered += other.delivered
+        self.failed.extend(other.failed)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "messages_sent": self.messages_sent,
+            "messages_failed": self.messages_failed,
+            "delivered": self.delivered,
+            "errors": self.failed,
+        }
+
 
 def deliver_due(
-    db: Database, *, now: datetime | None = None, subscription_id: int | None = None
+    db: Database,
+    *,
+    now: datetime | None = None,
+    subscription_id: int | None = None,
+    on_message: Callable[[bool], None] | None = None,
 ) -> DeliveryReport:
-    """Send every due pending delivery (of one subscription, if given); record each attempt."""
-    now = now or datetime.now(UTC)
-    lease = timedelta(seconds=db.settings.task_time_limit)
-    with db.session() as session:
-        batches = outbox.claim_due(session, now=now, subscription_id=subscription_id, lease=lease)
-        names = _source_names(session, {e.source_id for b in batches for e in b.events})
+    """Send every due pending delivery (of one subscription, if given); record each attempt.
+
+    `on_message` hears of each message as it is settled (True when it was sent)."""
+    clock = _Clock(now)
+    with db.read() as session:
+        due = outbox.due_subscriptions(session, now=clock.now(), subscription_id=subscription_id)
     report = DeliveryReport()
-    if not batches:
+    if not due:
         return report
-    with ThreadPoolExecutor(min(len(batches), 16), "deliver") as pool:
-        for outcome in pool.map(lambda b: _send_batch(db, b, names, now), batches):
-            report.messages_sent += outcome[0]
-            report.messages_failed += outcome[1]
-            report.delivered += outcome[2]
-            report.failed.extend(outcome[3])
+    workers = min(len(due), MAX_PARALLEL_SUBSCRIPTIONS)
+    with ThreadPoolExecutor(workers, "deliver") as pool:
+        for part in pool.map(lambda sid: _drain(db, sid, clock, on_message), due):
+            report.add(part)
     return report
 
 
-def _send_batch(
-    db: Database, batch: Batch, names: dict[int, str], now: datetime
-) -> tuple[int, int, int, list[str]]:
+def _drain(
+    db: Database, subscription_id: int, clock: _Clock, on_message: Callable[[bool], None] | None
+) -> DeliveryReport:
+    """Send one subscription's due messages, as its only sender."""
+    report = DeliveryReport()
+    token = str(uuid.uuid4())
+    while _acquire(db, subscription_id, token, clock):
+        sent = 0
+        try:
+            while _send_next(db, subscription_id, token, clock, report, on_message):
+                sent += 1
+        finally:
+            with db.session() as session:
+                outbox.release_sender(session, subscription_id, token)
+        if not sent:
+            break  # nothing could be sent (a disabled subscription): the sweeper looks later
+        # A delivery written while this sender held the subscription was left to it: look
+        # once more before going (the sweeper would find it too, later).
+        with db.read() as session:
+            if not outbox.due_subscriptions(
+                session, now=clock.now(), subscription_id=subscription_id
+            ):
+                break
+    return report
+
+
+def _acquire(db: Database, subscription_id: int, token: str, clock: _Clock) -> bool:
+    with db.session() as session:
+        return outbox.acquire_sender(
+            session, subscription_id, token, now=clock.now(), until=clock.now() + CLAIM_LEASE
+        )
+
+
+def _send_next(
+    db: Database,
+    subscription_id: int,
+    token: str,
+    clock: _Clock,
+    report: DeliveryReport,
+    on_message: Callable[[bool], None] | None,
+) -> bool:
+    """Claim, send and settle the subscription's next message; False when none is due."""
+    with db.session() as session:
+        subscription = session.get(Subscription, subscription_id)
+        if subscription is None or not subscription.enabled:
+            return False
+        batch = outbox.claim_next_message(
+            session,
+            subscription,
+            now=clock.now(),
+            storm_threshold=db.settings.storm_threshold,
+        )
+        if batch is None:
+            return False
+        names = _source_names(session, {e.source_id for e in batch.events})
+    with _renewing(db, subscription_id, token, batch, clock):
+        outcome = _send(db, batch, names)
+    _settle(db, batch, outcome, clock.now(), report)
+    if on_message:
+        on_message(outcome.ok)
+    return True
+
+
+def _send(db: Database, batch: Batch, names: dict[int, str]) -> Outcome:
     from tracker.alerts import targets  # apprise: imported only when there is something to send
 
     settings = db.settings
     subscription = batch.subscription
-    label = subscription.name or f"subscription {subscription.id}"
     try:
-        target = targets.parse(subscription.url)
+        target: Target = targets.parse(subscription.url)
     except UserError as exc:  # stored before a library upgrade stopped accepting it
-        groups = [(None, batch.deliveries)]
-        return _settle(db, groups, [targets.Outcome(False, str(exc))], now, label)
+        return targets.Outcome(False, str(exc))
     fmt = target.body_format.value
     render = {"sources": names, "public_url": settings.public_url}
-    if subscription.digest or len(batch.events) > settings.storm_threshold:
+    if len(batch.deliveries) > 1 or subscription.digest:
         heading = _batch_heading(subscription, batch.events)
-        groups = [
-            (messages.render_batch(batch.events, fmt, heading=heading, **render), batch.deliveries)
-        ]
+        message = messages.render_batch(batch.events, fmt, heading=heading, **render)
     else:
-        groups = [
-            (messages.render_event(event, fmt, **render), [delivery])
-            for event, delivery in zip(batch.events, batch.deliveries, strict=True)
-        ]
-    totals = (0, 0, 0, [])
-    for message, deliveries in groups:
-        outcome = targets.send(
-            target,
-            title=message.title,
-            body=message.body,
-            body_format=target.body_format,
-            allow_private=settings.allow_private_networks,
-        )
-        # Recorded at once: a crash later in the batch re-sends only what was not recorded.
-        sent, failed, delivered, errors = _settle(
-            db, [(message, deliveries)], [outcome], now, label
-        )
-        totals = (totals[0] + sent, totals[1] + failed, totals[2] + delivered, totals[3] + errors)
-    return totals
+        message = messages.render_event(batch.events[0], fmt, **render)
+    return targets.send(
+        target,
+        title=message.title,
+        body=message.body,
+        body_format=target.body_format,
+        allow_private=settings.allow_private_networks,
+    )
 
 
 def _settle(
-    db: Database,
-    groups: Sequence[tuple[messages.Message | None, Sequence]],
-    outcomes: Sequence[Outcome],
-    now: datetime,
-    label: str,
-) -> tuple[int, int, int, list[str]]:
-    sent = failed = delivered = 0
-    errors: list[str] = []
+    db: Database, batch: Batch, outcome: Outcome, now: datetime, report: DeliveryReport
+) -> None:
+    """Record the attempt at once: a crash later re-sends only what was not recorded."""
+    label = batch.subscription.name or f"subscription {batch.subscription.id}"
     with db.session() as session:
-        for (_message, deliveries), outcome in zip(groups, outcomes, strict=True):
-            outbox.settle(
-                session,
-                [d.id for d in deliveries],
-                ok=outcome.ok,
-                error=outcome.error,
-                now=now,
-                max_attempts=db.settings.delivery_max_attempts,
-                retry_seconds=db.settings.delivery_retry_seconds,
-            )
-            metrics.MESSAGES.labels("sent" if outcome.ok else "failed").inc()
-            if outcome.ok:
-                sent += 1
-                delivered += len(deliveries)
-            else:
-                failed += 1
-                errors.append(f"{label}: {outcome.error}")
-                log.info("delivery to %s failed: %s", label, outcome.error)
-    return sent, failed, delivered, errors
+        outbox.settle(
+            session,
+            [d.id for d in batch.deliveries],
+            ok=outcome.ok,
+            error=outcome.error,
+            now=now,
+            max_attempts=db.settings.delivery_max_attempts,
+            retry_seconds=db.settings.delivery_retry_seconds,
+        )
+    metrics.MESSAGES.labels("sent" if outcome.ok else "failed").inc()
+    if outcome.ok:
+        report.messages_sent += 1
+        report.delivered += len(batch.deliveries)
+    else:
+        report.messages_failed += 1
+        report.failed.append(f"{label}: {outcome.error}")
+        log.info("delivery to %s failed: %s", label, outcome.error)
+
+
+class _Clock:
+    """The run's notion of now: real time, or a fixed moment when the caller gave one (a
+    test simulating time, the sweeper of a given instant)."""
+
+    def __init__(self, fixed: datetime | None) -> None:
+        self._fixed = fixed
+
+    def now(self) -> datetime:
+        return self._fixed or datetime.now(UTC)
+
+
+@contextmanager
+def _renewing(
+    db: Database, subscription_id: int, token: str, batch: Batch, clock: _Clock
+) -> Iterator[None]:
+    """While a message is being sent, keep its deliveries and its subscription held."""
+    stop = threading.Event()
+    ids = [d.id for d in batch.deliveries]
+
+    def renew() -> None:
+        while not stop.wait(CLAIM_LEASE.total_seconds() / 3):
+            until = clock.now() + CLAIM_LEASE
+            try:
+                with db.session() as session:
+                    outbox.renew(session, ids, until=until)
+                    outbox.acquire_sender(
+                        session, subscription_id, token, now=clock.now(), until=until
+                    )
+            except Exception:  # a database hiccup: the next renewal tries again
+                log.warning("could not renew the claim of a message being sent", exc_info=True)
+
+    renewer = threading.Thread(target=renew, name="deliver-renew", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def _batch_heading(subscription: Subscription, events: Sequence[Event]) -> str:
@@ -135,19 +242,19 @@ def _batch_heading(subscription: Subscription, events: Sequence[Event]) -> str:
     return f"release-tracker: {count} at once"
 
 
-def _source_names(session, source_ids: set[int | None]) -> dict[int, str]:
+def _source_names(session: Session, source_ids: set[int | None]) -> dict[int, str]:
     ids = [i for i in source_ids if i is not None]
     if not ids:
         return {}
     rows = session.exec(select(Source).where(col(Source.id).in_(ids)))
-    return {s.id: s.name or s.target for s in rows}
+    return {s.id: s.name or s.target for s in rows if s.id is not None}
 
 
 def send_test(db: Database, subscription_id: int) -> Outcome:
     """Send one test message to a subscription, outside the outbox."""
     from tracker.alerts import subscriptions, targets
 
-    with db.session() as session:
+    with db.read() as session:
         url = subscriptions.get(session, subscription_id).url
     target = targets.parse(url)
     message = messages.render_test(target.body_format.value, public_url=db.settings.public_url)

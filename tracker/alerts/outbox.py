@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -14,9 +15,16 @@ from sqlmodel import Session, col, or_, select
 from tracker.alerts.filters import matches
 from tracker.models import Delivery, DeliveryAttempt, Event, Subscription
 
-# A sender that took rows and died releases them after this long, unless told otherwise:
-# the Celery tasks pass their hard time limit, after which no sender can still be alive.
-CLAIM_LEASE = timedelta(minutes=5)
+T = TypeVar("T")
+
+# A sender holds the deliveries of the message it is sending, and the subscription it is
+# sending to, this long at a time, renewing while the send lasts: a sender that dies
+# releases them this long after its last renewal.
+CLAIM_LEASE = timedelta(seconds=30)
+CHUNK = 500
+# A grouped message (a digest, a storm) covers at most this many deliveries; the rest go
+# in the next one.
+MAX_GROUP = 5000
 
 
 def enqueue(session: Session, event_ids: Sequence[int], *, now: datetime) -> int:
@@ -26,28 +34,31 @@ def enqueue(session: Session, event_ids: Sequence[int], *, now: datetime) -> int
     subscriptions = list(session.exec(select(Subscription).where(col(Subscription.enabled))))
     if not subscriptions:
         return 0
-    events = list(session.exec(select(Event).where(col(Event.id).in_(event_ids))))
-    rows = [
-        {
-            "event_id": event.id,
-            "subscription_id": subscription.id,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": digest_due(subscription.digest, now),
-            "created_at": now,
-        }
-        for event in events
-        for subscription in subscriptions
-        if matches(subscription, event)
-    ]
-    if not rows:
-        return 0
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(Delivery).on_conflict_do_nothing(
         index_elements=["event_id", "subscription_id"]
     )
-    session.execute(statement, rows)
-    return len(rows)
+    written = 0
+    for start in range(0, len(event_ids), CHUNK):
+        chunk = list(event_ids[start : start + CHUNK])
+        events = list(session.exec(select(Event).where(col(Event.id).in_(chunk))))
+        rows = [
+            {
+                "event_id": event.id,
+                "subscription_id": subscription.id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": digest_due(subscription.digest, now),
+                "created_at": now,
+            }
+            for event in events
+            for subscription in subscriptions
+            if matches(subscription, event)
+        ]
+        if rows:
+            session.execute(statement, rows)
+            written += len(rows)
+    return written
 
 
 def digest_due(digest: str | None, now: datetime) -> datetime:
@@ -69,48 +80,86 @@ class Batch:
     events: list[Event]
 
 
+def _due(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        col(Delivery.status) == "pending",
+        col(Delivery.next_attempt_at) <= now,
+        or_(col(Delivery.claimed_until).is_(None), col(Delivery.claimed_until) < now),
+    )
+
+
 def claim_due(
     session: Session,
     *,
     now: datetime,
-    limit: int = 5000,
+    limit: int = MAX_GROUP,
     subscription_id: int | None = None,
     lease: timedelta = CLAIM_LEASE,
 ) -> list[Batch]:
     """Take due, unclaimed pending deliveries for sending; grouped by subscription."""
-    statement = (
-        select(Delivery)
-        .where(
-            Delivery.status == "pending",
-            col(Delivery.next_attempt_at) <= now,
-            or_(col(Delivery.claimed_until).is_(None), col(Delivery.claimed_until) < now),
-        )
-        .order_by(col(Delivery.id))
-        .limit(limit)
-    )
+    statement = select(Delivery).where(*_due(now)).order_by(col(Delivery.id)).limit(limit)
     if subscription_id is not None:
         statement = statement.where(Delivery.subscription_id == subscription_id)
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     deliveries = list(session.exec(statement))
+    return _claimed(session, deliveries, now=now, lease=lease)
+
+
+def claim_next_message(
+    session: Session,
+    subscription: Subscription,
+    *,
+    now: datetime,
+    storm_threshold: int,
+    lease: timedelta = CLAIM_LEASE,
+) -> Batch | None:
+    """The deliveries of the next message to one subscription, claimed: all that are due
+    (up to `MAX_GROUP`) for a digest or a storm (more than `storm_threshold` due at once),
+    else the oldest one alone. None when nothing is due."""
+    statement = (
+        select(Delivery)
+        .where(*_due(now), col(Delivery.subscription_id) == subscription.id)
+        .order_by(col(Delivery.id))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    grouped = subscription.digest is not None
+    if not grouped:
+        probe = list(session.exec(statement.limit(storm_threshold + 1)))
+        grouped = len(probe) > storm_threshold
+        deliveries = probe[:1]
+    if grouped:
+        deliveries = list(session.exec(statement.limit(MAX_GROUP)))
+    if not deliveries:
+        return None
+    (batch,) = _claimed(session, deliveries, now=now, lease=lease, grouped=grouped)
+    return batch
+
+
+def _claimed(
+    session: Session,
+    deliveries: list[Delivery],
+    *,
+    now: datetime,
+    lease: timedelta,
+    grouped: bool = False,
+) -> list[Batch]:
     if not deliveries:
         return []
+    ids = [d.id for d in deliveries]
+    for chunk in _chunks(ids):
+        session.execute(
+            sa.update(Delivery).where(col(Delivery.id).in_(chunk)).values(claimed_until=now + lease)
+        )
     for delivery in deliveries:
         delivery.claimed_until = now + lease
-        session.add(delivery)
-    events = {
-        e.id: e
-        for e in session.exec(
-            select(Event).where(col(Event.id).in_({d.event_id for d in deliveries}))
-        )
-    }
+    events: dict[int | None, Event] = {}
+    for chunk in _chunks(sorted({d.event_id for d in deliveries})):
+        events |= {e.id: e for e in session.exec(select(Event).where(col(Event.id).in_(chunk)))}
+    wanted = {d.subscription_id for d in deliveries}
     subscriptions = {
-        s.id: s
-        for s in session.exec(
-            select(Subscription).where(
-                col(Subscription.id).in_({d.subscription_id for d in deliveries})
-            )
-        )
+        s.id: s for s in session.exec(select(Subscription).where(col(Subscription.id).in_(wanted)))
     }
     batches: dict[int, Batch] = {}
     for delivery in deliveries:
@@ -122,9 +171,50 @@ def claim_due(
     return list(batches.values())
 
 
+def renew(session: Session, delivery_ids: Sequence[int | None], *, until: datetime) -> None:
+    """Keep holding deliveries whose message is still being sent."""
+    pending = [i for i in delivery_ids if i is not None]
+    for chunk in _chunks(pending):
+        session.execute(
+            sa.update(Delivery)
+            .where(col(Delivery.id).in_(chunk), col(Delivery.status) == "pending")
+            .values(claimed_until=until)
+        )
+
+
+def acquire_sender(
+    session: Session, subscription_id: int, token: str, *, now: datetime, until: datetime
+) -> bool:
+    """Become the one sender of a subscription (or stay it) until `until`; False when
+    another live sender holds it."""
+    table = Subscription.__table__
+    statement = (
+        sa.update(table)
+        .where(
+            table.c.id == subscription_id,
+            or_(
+                table.c.sending_until.is_(None),
+                table.c.sending_until < now,
+                table.c.sender_token == token,
+            ),
+        )
+        .values(sending_until=until, sender_token=token)
+    )
+    return bool(session.execute(statement).rowcount)
+
+
+def release_sender(session: Session, subscription_id: int, token: str) -> None:
+    table = Subscription.__table__
+    session.execute(
+        sa.update(table)
+        .where(table.c.id == subscription_id, table.c.sender_token == token)
+        .values(sending_until=None, sender_token=None)
+    )
+
+
 def settle(
     session: Session,
-    delivery_ids: Sequence[int],
+    delivery_ids: Sequence[int | None],
     *,
     ok: bool,
     error: str | None,
@@ -133,22 +223,45 @@ def settle(
     retry_seconds: float,
 ) -> None:
     """Record one attempt for each delivery: sent, or retry later with backoff, or failed."""
-    for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(delivery_ids))):
-        if delivery.status != "pending":
-            continue  # settled by someone else meanwhile (a crashed sender's lease ran out)
-        delivery.attempts += 1
-        delivery.claimed_until = None
-        session.add(DeliveryAttempt(delivery_id=delivery.id, attempted_at=now, ok=ok, error=error))
-        if ok:
-            delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
-        else:
-            delivery.last_error = (error or "failed")[:1000]
-            if delivery.attempts >= max_attempts:
-                delivery.status = "failed"
+    ids = [i for i in delivery_ids if i is not None]
+    for chunk in _chunks(ids):
+        for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(chunk))):
+            if delivery.status != "pending":
+                continue  # settled by someone else meanwhile (a dead sender's claim ran out)
+            delivery.attempts += 1
+            delivery.claimed_until = None
+            session.add(
+                DeliveryAttempt(delivery_id=delivery.id, attempted_at=now, ok=ok, error=error)
+            )
+            if ok:
+                delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
             else:
-                delay = retry_seconds * 2 ** (delivery.attempts - 1)
-                delivery.next_attempt_at = now + timedelta(seconds=min(delay, 3600))
-        session.add(delivery)
+                delivery.last_error = (error or "failed")[:1000]
+                if delivery.attempts >= max_attempts:
+                    delivery.status = "failed"
+                else:
+                    delay = retry_seconds * 2 ** (delivery.attempts - 1)
+                    delivery.next_attempt_at = now + timedelta(seconds=min(delay, 3600))
+            session.add(delivery)
+
+
+def _chunks(values: Sequence[T]) -> list[Sequence[T]]:
+    return [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
+
+
+def due_subscriptions(
+    session: Session, *, now: datetime, subscription_id: int | None = None
+) -> list[int]:
+    """Subscriptions with due, unclaimed pending deliveries."""
+    statement = (
+        select(Delivery.subscription_id)
+        .where(*_due(now))
+        .group_by(col(Delivery.subscription_id))
+        .order_by(col(Delivery.subscription_id))
+    )
+    if subscription_id is not None:
+        statement = statement.where(Delivery.subscription_id == subscription_id)
+    return list(session.exec(statement))
 
 
 def due_by_subscription(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 
 import typer
 
@@ -12,6 +14,7 @@ from tracker import logs
 from tracker.cli import db, events, poll, report, run, serve, sources, subscriptions, workers
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.output import errors
+from tracker.config import Settings
 from tracker.errors import UserError
 
 app = typer.Typer(
@@ -36,20 +39,39 @@ app.command("worker", context_settings=workers.PASS_THROUGH)(workers.worker)
 app.command("beat", context_settings=workers.PASS_THROUGH)(workers.beat)
 
 
+_loaded: list[Settings] = []
+
+
 @app.callback()
 def root(ctx: typer.Context) -> None:
     """Read settings once; commands open the database when they need it."""
-    ctx.obj = AppContext(load_settings())
+    settings = load_settings()
+    _loaded[:] = [settings]
+    logs.configure(settings.log_level or "WARNING", settings.log_format)
+    ctx.obj = AppContext(settings)
     ctx.call_on_close(ctx.obj.close)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input gets one line on stderr and exit code 2, never a traceback."""
-    logs.configure(
-        os.environ.get("TRACKER_LOG_LEVEL", "WARNING"), os.environ.get("TRACKER_LOG_FORMAT", "text")
-    )
+    _loaded.clear()
     # Apprise logs each failed send; the command reports failures itself, once.
     logging.getLogger("apprise").propagate = False
+    # systemd and Docker stop a process with SIGTERM: stop the way Ctrl-C does.
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _main(argv: list[str] | None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="tracker", standalone_mode=False)
@@ -72,11 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         _error(message + hint)
         return getattr(exc, "exit_code", 2)
     except Exception as exc:
-        if os.environ.get("TRACKER_DEBUG"):
+        if _debugging():
             raise
         _error(f"internal error: {type(exc).__name__}: {exc} (set TRACKER_DEBUG=1 for details)")
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _debugging() -> bool:
+    if _loaded:
+        return _loaded[0].debug
+    return os.environ.get("TRACKER_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _error(message: str) -> None:

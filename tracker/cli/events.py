@@ -41,7 +41,7 @@ def events(
         since=parse_since(since) if since else None,
         limit=limit,
     )
-    with state.db.session() as session:
+    with state.db.read() as session:
         found = [EventPublic.of(e) for e in query(session, wanted)]
     if as_json:
         print_json(found)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import sys
-import time
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import col, select
 
-from tracker.alerts.deliver import DeliveryReport, deliver_due
-from tracker.cli.context import app_context
+from tracker.alerts.deliver import DeliveryReport
+from tracker.alerts.sender import BackgroundSender
+from tracker.cli.context import AppContext, app_context
 from tracker.cli.output import change_text, console, print_json
 from tracker.models import MAX_ID, Event
-from tracker.poller import PollReport, poll_sources, select_sources
+from tracker.poller import select_sources
+from tracker.results import PollReport
+from tracker.service import PollService
 
 SHOWN_EVENTS = 20
 
@@ -32,76 +36,51 @@ def poll(
 ) -> None:
     """Poll every enabled source (or the given ones) now and record what changed."""
     state = app_context(ctx)
+    sender = BackgroundSender(state.db)
+    service = PollService(state.db, sender=sender)
     sources = select_sources(state.db, source)
-    started = time.monotonic()
-    if sys.stdout.isatty() and not as_json and sources:
-        with Progress(
-            TextColumn("Polling"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("poll", total=len(sources), failed=0)
-            failed = 0
-
-            def advance(result) -> None:
-                nonlocal failed
-                failed += not result.ok
-                progress.update(task, advance=1, failed=failed)
-
-            report = poll_sources(state.db, sources, on_result=advance)
-    else:
-        report = poll_sources(state.db, sources)
-    # Alerts of this poll go out before the command returns.
-    alerts = deliver_due(state.db)
-    elapsed = time.monotonic() - started
+    show_progress = sys.stdout.isatty() and not as_json and bool(sources)
+    with _progress(show_progress, "Polling", len(sources)) as advance:
+        report = service.poll(source, on_result=advance)
+    if report.interrupted:
+        # What was recorded stays; its alerts wait in the outbox for `tracker deliver`.
+        if as_json:
+            print_json(report.as_dict() | {"alerts": DeliveryReport().as_dict()})
+        else:
+            _print_summary(state, report)
+            unfinished = len(report.unfinished)
+            console.print(
+                f"Interrupted: {unfinished} source{'s' * (unfinished != 1)} not finished "
+                "(nothing recorded for them); alerts of what was recorded are sent by "
+                "`tracker deliver` or the next poll."
+            )
+        raise typer.Exit(130)
+    if not as_json:
+        _print_summary(state, report)
+    # Alerts went out beside the polls; the command returns once they are all sent.
+    with _progress(show_progress, "Sending alerts", None) as counted:
+        alerts = sender.finish(on_message=counted)
     if as_json:
-        print_json(_as_json(report, alerts, elapsed))
+        print_json(report.as_dict() | {"alerts": alerts.as_dict()})
     else:
-        _print_summary(state, report, elapsed)
         _print_alerts(alerts)
 
 
-def _as_json(report: PollReport, alerts: DeliveryReport, elapsed: float) -> dict:
-    return {
-        "sources": len(report.results),
-        "ok": sum(r.ok for r in report.results),
-        "failed": len(report.failed),
-        "deferred": len(report.deferred),
-        "unchanged": sum(r.unchanged for r in report.results),
-        "events": len(report.event_ids),
-        "event_ids": report.event_ids,
-        "requests": report.requests,
-        "hub_requests": report.hub_requests,
-        "body_bytes": report.body_bytes,
-        "duration_seconds": round(elapsed, 3),
-        "alerts": {
-            "messages_sent": alerts.messages_sent,
-            "messages_failed": alerts.messages_failed,
-            "delivered": alerts.delivered,
-            "errors": alerts.failed,
-        },
-        "results": [
-            {
-                "source_id": r.source_id,
-                "kind": r.kind,
-                "name": r.name,
-                "ok": r.ok,
-                "error": r.error,
-                "deferred": r.deferred,
-                "unchanged": r.unchanged,
-                "events": len(r.event_ids),
-                "requests": r.requests,
-            }
-            for r in report.results
-        ],
-    }
+@contextmanager
+def _progress(shown: bool, label: str, total: int | None) -> Iterator[Callable[[Any], None]]:
+    """A transient progress bar on a terminal; the callable advances it by one."""
+    if not shown:
+        yield lambda _result: None
+        return
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    if total is None:
+        columns = [TextColumn(label), TextColumn("{task.completed} sent"), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda _result: progress.update(task, advance=1)
 
 
-def _print_summary(state, report: PollReport, elapsed: float) -> None:
+def _print_summary(state: AppContext, report: PollReport) -> None:
     results = report.results
     if not results:
         console.print("No sources to poll. Add one with `tracker sources add feed URL`.")
@@ -110,7 +89,8 @@ def _print_summary(state, report: PollReport, elapsed: float) -> None:
     unchanged = sum(r.unchanged for r in results)
     deferred = f", {len(report.deferred)} deferred" if report.deferred else ""
     console.print(
-        f"Polled {len(results)} source{'s' * (len(results) != 1)} in {elapsed:.1f}s: "
+        f"Polled {len(results)} source{'s' * (len(results) != 1)} in "
+        f"{report.duration_seconds:.1f}s: "
         f"{ok} ok ({unchanged} unchanged), {len(report.failed)} failed{deferred}; "
         f"{len(report.event_ids)} new event{'s' * (len(report.event_ids) != 1)}."
     )
@@ -121,7 +101,7 @@ def _print_summary(state, report: PollReport, elapsed: float) -> None:
             f"  [yellow]deferred[/] {r.source_id} {escape(r.name)}: {escape(r.error or '')}"
         )
     if report.event_ids:
-        with state.db.session() as session:
+        with state.db.read() as session:
             shown = session.exec(
                 select(Event)
                 .where(col(Event.id).in_(report.event_ids[:SHOWN_EVENTS]))

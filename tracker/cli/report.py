@@ -31,7 +31,7 @@ def openness(
     state = app_context(ctx)
     now = datetime.now(UTC)
     start = parse_since(since, now=now)
-    with state.db.session() as session:
+    with state.db.read() as session:
         reports = openness_report(session, since=start, now=now, author=author)
     if as_json_flag:
         print_json(as_json(reports, since=start, now=now))

@@ -41,8 +41,9 @@ def run(
     state = app_context(ctx)
     _offer_watchlist(ctx, watchlist)
     token, _new = api_token(state.settings)
-    app = create_app(state.settings, db=state.db, token=token)
-    scheduler = Scheduler(state.db, workers=workers).start()
+    scheduler = Scheduler(state.db, workers=workers)
+    app = create_app(state.settings, db=state.db, token=token, polls=scheduler.service)
+    scheduler.start()
     announce_token(state.settings, token)
     console.print(
         f"release-tracker running: web UI on http://{host}:{port}/, polling due sources "

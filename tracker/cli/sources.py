@@ -109,7 +109,7 @@ def list_sources(
 ) -> None:
     """List watched sources and their health."""
     state = app_context(ctx)
-    with state.db.session() as session:
+    with state.db.read() as session:
         sources = [SourcePublic.of(s) for s in catalog.all_sources(session)]
     if as_json:
         print_json(sources)
@@ -210,7 +210,7 @@ def export_sources(
     if format not in ("toml", "opml"):
         raise UserError(f"unknown format {format!r}: use toml or opml")
     state = app_context(ctx)
-    with state.db.session() as session:
+    with state.db.read() as session:
         sources = catalog.all_sources(session)
     if format == "opml":
         left_out = sum(1 for s in sources if s.kind != "feed")

@@ -95,7 +95,7 @@ def list_subscriptions(
     from tracker.alerts import subscriptions
 
     state = app_context(ctx)
-    with state.db.session() as session:
+    with state.db.read() as session:
         found = [subscriptions.public(session, s) for s in subscriptions.all_subscriptions(session)]
     if as_json:
         print_json(found)
@@ -169,7 +169,7 @@ def deliveries(
     )
     if status:
         statement = statement.where(Delivery.status == status)
-    with state.db.session() as session:
+    with state.db.read() as session:
         found = [
             DeliveryPublic.model_validate(
                 d.model_dump() | {"event_kind": e.kind, "event_title": e.title}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from tracker import logs
 from tracker.cli.context import app_context
+from tracker.config import Settings
 from tracker.db import upgrade
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -18,7 +17,7 @@ def worker(ctx: typer.Context) -> None:
     from workers.celery_app import create_celery
 
     state = app_context(ctx)
-    _log_at_info()
+    _log_at_info(state.settings)
     upgrade(state.db.engine)  # the schema is ready before the first task needs it
     app = create_celery(state.settings)
     app.worker_main(["worker", "--loglevel", "INFO", *ctx.args])
@@ -29,15 +28,13 @@ def beat(ctx: typer.Context) -> None:
     from workers.celery_app import create_celery
 
     state = app_context(ctx)
-    _log_at_info()
+    _log_at_info(state.settings)
     upgrade(state.db.engine)
     state.settings.home.mkdir(parents=True, exist_ok=True)  # the beat keeps its state there
     app = create_celery(state.settings)
     app.start(["beat", "--loglevel", "INFO", *ctx.args])
 
 
-def _log_at_info() -> None:
+def _log_at_info(settings: Settings) -> None:
     """Long-running processes say what they do (unless TRACKER_LOG_LEVEL says otherwise)."""
-    logs.configure(
-        os.environ.get("TRACKER_LOG_LEVEL", "INFO"), os.environ.get("TRACKER_LOG_FORMAT", "text")
-    )
+    logs.configure(settings.log_level or "INFO", settings.log_format)

@@ -1,12 +1,13 @@
 """Pure detection: (what was stored, what was observed) -> (new state, events).
 
 Nothing in this package touches the network or the database, so every rule is tested with
-plain data. Each source kind has its own module; `health` covers every kind.
+plain data. Each source kind has its own module; `lifecycle` covers every kind.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tracker.disclosure import Rule, find_withheld
@@ -17,12 +18,14 @@ from tracker.events import EventDraft
 class Detection:
     """What a poll changes: item states to write or delete (by key) and the events it yields."""
 
-    upserts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    upserts: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     removals: set[str] = field(default_factory=set)
     events: list[EventDraft] = field(default_factory=list)
 
 
-def withheld_event(cause: EventDraft, text: str, rules: tuple[Rule, ...]) -> EventDraft | None:
+def withheld_event(
+    cause: EventDraft, text: str, rules: tuple[Rule, ...], **data: Any
+) -> EventDraft | None:
     """`disclosure.withheld` beside `cause` when its text says details are withheld."""
     findings = find_withheld(text, rules) if rules else []
     if not findings:
@@ -41,5 +44,11 @@ def withheld_event(cause: EventDraft, text: str, rules: tuple[Rule, ...]) -> Eve
             "rule": first.rule,
             "cause": cause.kind,
             "matches": [{"sentence": f.sentence, "rule": f.rule} for f in findings[:10]],
+            **data,
         },
     )
+
+
+def with_data(event: EventDraft, **data: Any) -> EventDraft:
+    """The event with more keys in its `data` (drafts are immutable)."""
+    return replace(event, data={**event.data, **data})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tracker.detect import Detection, withheld_event
+from tracker.detect import Detection, with_data, withheld_event
 from tracker.disclosure import Rule, find_withheld
 from tracker.events import EventDraft
 from tracker.observations import Gone, HubSnapshot, Renamed, RepoState, repo_key
@@ -70,14 +70,17 @@ def _add_openness(
         for key, outcome in snapshot.checked.items()
         if isinstance(outcome, Renamed)
     }
+    with_openness = []
     for event in detection.events:
         key = repo_key(event.data["repo_type"], event.subject)
         before = previous.get(key) or previous.get(renamed_from.get(key, ""))
         after = detection.upserts.get(key) or before
-        event.data["openness"] = {
+        openness = {
             "before": classify(before).as_dict() if before else None,
             "after": classify(after).as_dict() if after else None,
         }
+        with_openness.append(with_data(event, openness=openness))
+    detection.events = with_openness
 
 
 class _Rules:
@@ -234,11 +237,13 @@ class _Rules:
                 url=repo_url(self.endpoint, repo.type, repo.id),
             )
             event = withheld_event(
-                cause, "\n".join(f.sentence for f in fresh), self.disclosure_rules
+                cause,
+                "\n".join(f.sentence for f in fresh),
+                self.disclosure_rules,
+                repo_type=repo.type,
+                readme_sha=repo.sha,
             )
             if event is not None:
-                event.data["repo_type"] = repo.type
-                event.data["readme_sha"] = repo.sha
                 self.detection.events.append(event)
         return [f.sentence for f in findings][:20]
 

@@ -50,7 +50,7 @@ def fetch(
     )
     return Observation(
         unchanged=False,
-        items=parsed.entries,
+        entries=parsed.entries,
         title=parsed.title,
         validators=response.validators,
         content_hash=digest,

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracker.errors import UserError
-from tracker.http import DeferredError, FetchError
+from tracker.errors import FetchError, RateLimitedError, UserError
 from tracker.observations import REPO_TYPES, HubSnapshot, Observation, RepoState
 
 if TYPE_CHECKING:
@@ -29,13 +28,6 @@ MAX_READMES = 20
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 _TARGET = re.compile(rf"(?P<owner>{_NAME})(?:/(?P<name>{_NAME}))?")
-
-
-class RateLimitedError(DeferredError):
-    """The Hub answered 429: this source waits `retry_after` seconds, the poll goes on."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited by the Hub; next try in {round(retry_after)}s", retry_after)
 
 
 @dataclass(frozen=True)

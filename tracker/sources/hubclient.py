@@ -28,9 +28,9 @@ from huggingface_hub.utils import (
 
 from tracker import __version__
 from tracker.config import Settings
-from tracker.http import FetchError, retry_after
+from tracker.errors import FetchError, RateLimitedError
+from tracker.http import retry_after
 from tracker.observations import Gone, Renamed, RepoState
-from tracker.sources.hub import RateLimitedError
 
 # The fields detection reads; spaces have no gate. An unknown expand value gets HTTP 400.
 _FIELDS = ["cardData", "sha", "lastModified", "createdAt", "private", "disabled", "tags"]

@@ -86,13 +86,11 @@ def fetch(
     if content_type and not any(t in content_type.lower() for t in ("html", "text/plain", "xml")):
         raise FetchError(f"not a web page: the server sent {content_type.split(';')[0]}")
     html = _decode(response.body, content_type)
-    if links:
-        items: list = extract_links(html, base_url=response.url, selector=links)
-    else:
-        items = [extract_text(html)]
+    entries = extract_links(html, base_url=response.url, selector=links) if links else []
     return Observation(
         False,
-        items=items,
+        entries=entries,
+        page=None if links else extract_text(html),
         title=page_title(html),
         validators=response.validators,
         content_hash=digest,

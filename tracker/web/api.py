@@ -6,17 +6,17 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tracker import catalog
 from tracker.alerts import subscriptions
-from tracker.alerts.deliver import deliver_due, send_test
+from tracker.alerts.deliver import send_test
 from tracker.catalog import SourceSpec
 from tracker.durations import parse_duration
 from tracker.eventlog import query
 from tracker.models import MAX_ID, EventPublic, SourcePublic, SubscriptionPublic
-from tracker.poller import poll_sources, select_sources
-from tracker.web.deps import DatabaseDep, EventQuery, SessionDep, WriteAccess
+from tracker.web.deps import DatabaseDep, EventQuery, PollsDep, SessionDep, WriteAccess
 
 router = APIRouter(prefix="/api", tags=["api"])
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -96,26 +96,25 @@ def add_source(body: SourceCreate, db: DatabaseDep) -> SourcePublic:
 
 
 @router.delete("/sources/{source_id}", status_code=204, dependencies=[WriteAccess])
-def remove_source(source_id: PathId, db_session: SessionDep) -> None:
+def remove_source(source_id: PathId, db: DatabaseDep) -> None:
     """Stop watching a source; its events stay."""
-    catalog.remove(db_session, source_id)
+    with db.session() as db_session:
+        catalog.remove(db_session, source_id)
 
 
-@router.post("/sources/{source_id}/poll", dependencies=[WriteAccess])
-def poll_source_now(source_id: PathId, db: DatabaseDep) -> dict:
-    """Poll one source now and send the resulting alerts."""
-    report = poll_sources(db, select_sources(db, [source_id]))
-    alerts = deliver_due(db)
-    (result,) = report.results
-    return {
-        "source_id": result.source_id,
-        "ok": result.ok,
-        "error": result.error,
-        "deferred": result.deferred,
-        "unchanged": result.unchanged,
-        "event_ids": result.event_ids,
-        "alerts_sent": alerts.messages_sent,
-    }
+@router.post(
+    "/sources/{source_id}/poll",
+    dependencies=[WriteAccess],
+    responses={202: {"description": "The poll is queued; its result is not in yet."}},
+)
+def poll_source_now(source_id: PathId, db: DatabaseDep, polls: PollsDep) -> JSONResponse:
+    """Poll one source now (alerts go out as usual) and answer with how the poll went;
+    202 when it has not finished within `TRACKER_API_POLL_WAIT_SECONDS`."""
+    asked = polls.request([source_id])
+    outcomes = polls.wait(asked, timeout=db.settings.api_poll_wait_seconds)
+    if source_id in outcomes:
+        return JSONResponse(outcomes[source_id])
+    return JSONResponse({"source_id": source_id, "status": "queued"}, status_code=202)
 
 
 class SubscriptionCreate(BaseModel):
@@ -153,9 +152,10 @@ def add_subscription(body: SubscriptionCreate, db: DatabaseDep) -> SubscriptionP
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204, dependencies=[WriteAccess])
-def remove_subscription(subscription_id: PathId, db_session: SessionDep) -> None:
+def remove_subscription(subscription_id: PathId, db: DatabaseDep) -> None:
     """Delete a subscription and its pending deliveries."""
-    subscriptions.remove(db_session, subscription_id)
+    with db.session() as db_session:
+        subscriptions.remove(db_session, subscription_id)
 
 
 @router.post("/subscriptions/{subscription_id}/test", dependencies=[WriteAccess])

@@ -12,10 +12,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from tracker import __version__
+from tracker.alerts.sender import BackgroundSender
 from tracker.config import Settings
 from tracker.db import Database
 from tracker.errors import NotFoundError, UserError
 from tracker.metrics import registry_for
+from tracker.service import LocalRunner, PollService
 from tracker.web import api, atom, hooks, pages
 from tracker.web.auth import Guard, api_token
 from tracker.web.deps import TEMPLATES
@@ -29,9 +31,14 @@ CSP = (
 
 
 def create_app(
-    settings: Settings, *, db: Database | None = None, token: str | None = None
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    token: str | None = None,
+    polls: PollService | None = None,
 ) -> FastAPI:
-    """The web app; `token` overrides the configured or generated API token."""
+    """The web app; `token` overrides the configured or generated API token, `polls` the
+    service that runs the polls it asks for (`tracker run` passes its scheduler's)."""
     app = FastAPI(
         title="release-tracker",
         version=__version__,
@@ -41,6 +48,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.db = db or Database(settings)
+    app.state.polls = polls or requested_polls(app.state.db)
     app.state.guard = Guard(token or api_token(settings)[0])
     app.state.metrics = registry_for(app.state.db)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -95,6 +103,22 @@ def create_app(
         return Response(generate_latest(app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def requested_polls(db: Database) -> PollService:
+    """Where the polls the web UI, the API and webhooks ask for run: Celery workers in the
+    distributed mode, else threads of this process."""
+    if db.settings.broker_url:
+        from workers.celery_app import create_celery
+        from workers.tasks import CeleryRunner, CelerySender
+
+        celery = create_celery(db.settings)
+        return PollService(
+            db, sender=CelerySender(celery, db), runner=CeleryRunner(celery, db.settings)
+        )
+    service = PollService(db, sender=BackgroundSender(db))
+    service.runner = LocalRunner(service)
+    return service
 
 
 def _error(request: Request, code: int, message: str, headers: dict | None = None) -> Response:

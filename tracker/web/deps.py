@@ -15,6 +15,7 @@ from tracker.alerts.messages import change_lines, safe_url
 from tracker.db import Database
 from tracker.eventlog import EventFilter
 from tracker.models import MAX_ID, SubscriptionPublic
+from tracker.service import PollService
 from tracker.web.auth import Guard
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -40,12 +41,17 @@ def database(request: Request) -> Database:
 
 
 def session(request: Request) -> Iterator[Session]:
-    with request.app.state.db.session() as db_session:
+    """A read-only session: GET routes never take SQLite's write lock."""
+    with request.app.state.db.read() as db_session:
         yield db_session
 
 
 def guard(request: Request) -> Guard:
     return request.app.state.guard
+
+
+def polls(request: Request) -> PollService:
+    return request.app.state.polls
 
 
 def require_token(request: Request) -> None:
@@ -76,4 +82,5 @@ DatabaseDep = Annotated[Database, Depends(database)]
 EventQuery = Annotated[EventFilter, Depends(event_filter)]
 SessionDep = Annotated[Session, Depends(session)]
 GuardDep = Annotated[Guard, Depends(guard)]
+PollsDep = Annotated[PollService, Depends(polls)]
 WriteAccess = Depends(require_token)

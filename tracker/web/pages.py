@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tracker import catalog
 from tracker.alerts import subscriptions
-from tracker.alerts.deliver import deliver_due, send_test
+from tracker.alerts.deliver import send_test
 from tracker.catalog import SourceSpec
 from tracker.db import Database
 from tracker.durations import parse_duration, parse_since
@@ -21,15 +21,15 @@ from tracker.errors import UserError
 from tracker.eventlog import EventFilter, query
 from tracker.events import KINDS, SEVERITIES
 from tracker.models import MAX_ID, Event, SourcePublic
-from tracker.poller import poll_sources, select_sources
 from tracker.report import openness_report
 from tracker.web.auth import COOKIE, SESSION_DAYS
 from tracker.web.charts import legend, openness_chart
-from tracker.web.deps import TEMPLATES, DatabaseDep, GuardDep, SessionDep
+from tracker.web.deps import TEMPLATES, DatabaseDep, GuardDep, PollsDep, SessionDep
 
 router = APIRouter(include_in_schema=False)
 FAMILIES = sorted({kind.split(".")[0] + ".*" for kind in KINDS})
 PAGE_SIZE = 50
+FORM_POLL_WAIT_SECONDS = 10.0
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -148,7 +148,7 @@ def _sources_view(
     request: Request, db: Database, *, form: dict | None = None, error: str = ""
 ) -> HTMLResponse:
     """The sources page; with the refused form's values and its error after a bad post."""
-    with db.session() as db_session:
+    with db.read() as db_session:
         listed = [SourcePublic.of(s) for s in catalog.all_sources(db_session)]
     return render(
         request, "sources.html", 400 if error else 200, sources=listed, form=form or {}, error=error
@@ -214,17 +214,20 @@ def remove_source_form(
 def poll_source_form(
     request: Request,
     source_id: PathId,
-    db: DatabaseDep,
+    polls: PollsDep,
     guard: GuardDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     guard.require_form(request, csrf)
-    (result,) = poll_sources(db, select_sources(db, [source_id])).results
-    deliver_due(db)
-    if result.ok:
-        message = f"Polled source {source_id}: {len(result.event_ids)} new events"
+    asked = polls.request([source_id])
+    # A short wait shows the result of a quick poll at once; a slow one lands later.
+    outcome = polls.wait(asked, timeout=FORM_POLL_WAIT_SECONDS).get(source_id)
+    if outcome is None:
+        message = f"Polling source {source_id}: its result shows here when it lands"
+    elif outcome["ok"]:
+        message = f"Polled source {source_id}: {outcome['events']} new events"
     else:
-        message = f"Polling source {source_id} failed: {result.error}"
+        message = f"Polling source {source_id} failed: {outcome['error']}"
     return back("/sources", message)
 
 
@@ -237,7 +240,7 @@ def _subscriptions_view(
     request: Request, db: Database, *, form: dict | None = None, error: str = ""
 ) -> HTMLResponse:
     """The subscriptions page; with the refused form's values and its error after a bad post."""
-    with db.session() as db_session:
+    with db.read() as db_session:
         listed = [
             subscriptions.public(db_session, s) for s in subscriptions.all_subscriptions(db_session)
         ]

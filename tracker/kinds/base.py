@@ -1,0 +1,43 @@
+"""What every source kind declares: how it is fetched and how its changes are detected."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tracker.detect import Detection
+from tracker.disclosure import Rule
+from tracker.observations import Observation
+
+if TYPE_CHECKING:
+    from tracker.clients import Clients
+    from tracker.models import Source
+
+ItemStates = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class DetectContext:
+    """What detection knows beyond the stored states and the observation: plain values."""
+
+    target: str
+    name: str | None
+    types: str | None
+    links: str | None
+    baselined: bool
+    rules: tuple[Rule, ...]
+    hf_endpoint: str
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One kind of source. `reads_items`: its fetch needs the stored item states (the Hub
+    confirms the repos a listing no longer shows)."""
+
+    name: str
+    default_every: int
+    item_noun: tuple[str, str]  # singular, plural
+    fetch: Callable[[Source, Clients, ItemStates], Observation]
+    detect: Callable[[ItemStates, Observation, DetectContext], Detection]
+    reads_items: bool = False

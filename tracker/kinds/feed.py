@@ -1,0 +1,40 @@
+"""Feeds (RSS, Atom, RDF): a conditional GET, parsed only when the bytes changed; every
+entry not seen before is a post."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tracker.detect import Detection
+from tracker.detect.feed import detect_posts
+from tracker.kinds.base import DetectContext, ItemStates, SourceKind
+from tracker.observations import Observation, Validators
+from tracker.sources import feed
+
+if TYPE_CHECKING:
+    from tracker.clients import Clients
+    from tracker.models import Source
+
+
+def fetch(source: Source, clients: Clients, _items: ItemStates) -> Observation:
+    return feed.fetch(
+        source.target,
+        clients.http,
+        validators=Validators(etag=source.etag, last_modified=source.last_modified),
+        last_hash=source.content_hash,
+        parser=clients.parse_feed,
+    )
+
+
+def detect(previous: ItemStates, observation: Observation, context: DetectContext) -> Detection:
+    return detect_posts(
+        previous,
+        observation.entries,
+        baselined=context.baselined,
+        rules=context.rules,
+        subject=context.target,
+        name=context.name or observation.title or context.target,
+    )
+
+
+KIND = SourceKind("feed", 15 * 60, ("entry", "entries"), fetch, detect)

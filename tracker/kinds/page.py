@@ -1,0 +1,46 @@
+"""Web pages: new links matching a selector are posts; without a selector, the page's main
+text is watched and a change is a `page.changed` with its diff."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tracker.detect import Detection
+from tracker.detect.feed import detect_posts
+from tracker.detect.page import detect_text_change
+from tracker.kinds.base import DetectContext, ItemStates, SourceKind
+from tracker.observations import Observation, Validators
+from tracker.sources import page
+
+if TYPE_CHECKING:
+    from tracker.clients import Clients
+    from tracker.models import Source
+
+
+def fetch(source: Source, clients: Clients, _items: ItemStates) -> Observation:
+    return page.fetch(
+        source.target,
+        clients.http,
+        links=source.links,
+        validators=Validators(etag=source.etag, last_modified=source.last_modified),
+        last_hash=source.content_hash,
+    )
+
+
+def detect(previous: ItemStates, observation: Observation, context: DetectContext) -> Detection:
+    name = context.name or observation.title or context.target
+    if context.links:
+        return detect_posts(
+            previous,
+            observation.entries,
+            baselined=context.baselined,
+            rules=context.rules,
+            subject=context.target,
+            name=name,
+        )
+    return detect_text_change(
+        previous, observation.text, url=context.target, name=name, rules=context.rules
+    )
+
+
+KIND = SourceKind("page", 60 * 60, ("item", "items"), fetch, detect)

@@ -1,0 +1,229 @@
+"""The poll of one source, top to bottom.
+
+    load the source → fetch (I/O) → one transaction: lock the source, load the previous
+    item states, detect (pure), record states, events and source health, enqueue the
+    alert deliveries → the caller hands the new events to its sender
+
+Every entry point (`tracker poll`, the scheduler of `tracker run`, the Celery task, and
+the polls the web UI, the API and Hub webhooks ask for) comes through `poll_source`.
+It never raises for a failing source: the failure is recorded and reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from tracker import logs, metrics, store
+from tracker.alerts import outbox
+from tracker.clients import Clients
+from tracker.config import Settings
+from tracker.db import Database
+from tracker.detect.lifecycle import baselined, on_failure, on_success
+from tracker.disclosure import rules_for
+from tracker.dispatch import holds_lease
+from tracker.errors import DeferredError, FetchError, NotFoundError
+from tracker.events import EventDraft
+from tracker.kinds import DetectContext, SourceKind, kind_of
+from tracker.models import Source
+from tracker.observations import Observation
+from tracker.results import DEFERRED, FAILED, INTERRUPTED, MOOT, OK, SourceResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a fetch brought back: an observation, or why there is none."""
+
+    observation: Observation | None = None
+    error: str | None = None
+    retry_after: float | None = None  # set when the server asked us to wait
+
+    @property
+    def deferred(self) -> bool:
+        return self.retry_after is not None
+
+
+def poll_source(
+    db: Database,
+    clients: Clients,
+    source_id: int,
+    *,
+    lease_token: str | None = None,
+    loaded: Source | None = None,
+    interrupt: threading.Event | None = None,
+) -> SourceResult:
+    """Poll one source and record the outcome.
+
+    With a `lease_token` (scheduled polls), the outcome is recorded only if the lease is
+    still this poll's: a poll that lost its lease to another worker changes nothing.
+    `loaded` is the source as the caller just read it, saving a read. When `interrupt` is
+    set before the outcome is recorded, nothing is recorded.
+    """
+    with logs.about(source_id=source_id):
+        started, started_at = time.monotonic(), datetime.now(UTC)
+        source, items = _load(db, source_id, loaded)
+        kind = kind_of(source.kind)
+        result = SourceResult(source.id or source_id, source.kind, source.name or source.target)
+        if not holds_lease(source, lease_token):
+            result.status = MOOT
+            return result
+
+        fetched = _fetch(kind, source, clients, items)
+
+        if interrupt is not None and interrupt.is_set():
+            result.status = INTERRUPTED
+            return result
+        now = datetime.now(UTC)
+        if fetched.observation is not None and fetched.observation.unchanged:
+            result.duration_seconds = time.monotonic() - started
+            if _record_unchanged(
+                db, source, fetched.observation, lease_token, result, now=now, started_at=started_at
+            ):
+                return _done(result, started)
+        with db.session() as session:
+            current = store.lock_source(session, source_id)
+            if current is None or not holds_lease(current, lease_token):
+                result.status = MOOT  # removed meanwhile, or polled by someone else
+                return result
+            _record(session, kind, current, fetched, result, now=now, settings=db.settings)
+            result.rerun = _asked_again(current, started_at)
+            outcome = _done(result, started).as_dict()
+            store.record_outcome(current, outcome | {"started_at": started_at.isoformat()})
+        return result
+
+
+def _load(db: Database, source_id: int, loaded: Source | None) -> tuple[Source, Mapping]:
+    """The source (as given, or read), and its item states if its kind's fetch needs them."""
+    if loaded is not None and not kind_of(loaded.kind).reads_items:
+        return loaded, {}
+    with db.read() as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            raise NotFoundError(f"no source with id {source_id}")
+        items = store.load_item_states(session, source_id)
+        return source, items if kind_of(source.kind).reads_items else {}
+
+
+def _fetch(kind: SourceKind, source: Source, clients: Clients, items: Mapping) -> Fetched:
+    """The fetch side of the kind; a failure becomes its one-line description."""
+    try:
+        return Fetched(observation=kind.fetch(source, clients, items))
+    except DeferredError as exc:
+        return Fetched(error=str(exc), retry_after=exc.retry_after)
+    except FetchError as exc:
+        return Fetched(error=str(exc))
+    except Exception as exc:  # a bug in one source's handling must not stop the others
+        log.exception("unexpected error polling source %s", source.id)
+        return Fetched(error=f"internal error: {type(exc).__name__}: {exc}"[:500])
+
+
+def _record_unchanged(
+    db: Database,
+    source: Source,
+    observation: Observation,
+    lease_token: str | None,
+    result: SourceResult,
+    *,
+    now: datetime,
+    started_at: datetime,
+) -> bool:
+    """The common case, nothing new at a healthy source: one UPDATE, no ORM session."""
+    result.unchanged, result.requests = True, observation.requests
+    with db.engine.begin() as connection:
+        return store.record_unchanged(
+            connection,
+            source,
+            observation,
+            now=now,
+            lease_token=lease_token,
+            outcome=result.as_dict() | {"started_at": started_at.isoformat()},
+        )
+
+
+def _record(
+    session: Session,
+    kind: SourceKind,
+    source: Source,
+    fetched: Fetched,
+    result: SourceResult,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Detect and record, in the caller's transaction; the new events' deliveries too."""
+    drafts: list[EventDraft] = []
+    observation = fetched.observation
+    if observation is not None:
+        result.unchanged, result.requests = observation.unchanged, observation.requests
+        recovered = on_success(store.health_of(source), threshold=settings.failing_after)
+        drafts += [recovered] if recovered else []
+        first = source.baselined_at is None and not observation.unchanged
+        if not observation.unchanged:
+            previous = store.load_item_states(session, source.id)
+            detection = kind.detect(previous, observation, _context(source, settings))
+            store.write_items(session, source.id, detection, previous=previous, now=now)
+            drafts += detection.events
+            if first:
+                count, noun = len(detection.upserts), kind.item_noun
+                drafts.append(baselined(store.health_of(source), items=count, noun=noun))
+        store.record_success(session, source, observation, now=now, baselined=first)
+    elif fetched.deferred and source.deferrals + 1 < _deferrals_allowed(settings):
+        result.status, result.error = DEFERRED, fetched.error
+        store.record_deferral(
+            session, source, fetched.error or "", now=now, wait=fetched.retry_after or 0
+        )
+    else:
+        error = fetched.error or "failed"
+        if fetched.deferred:
+            # Put off poll after poll: a source that never answers is failing too.
+            source.deferrals += 1
+            error = f"still put off after {source.deferrals} polls: {error}"
+        result.status, result.error = FAILED, error
+        health, failing = on_failure(
+            store.health_of(source), error, now=now, threshold=settings.failing_after
+        )
+        store.record_failure(session, source, error, health, now=now)
+        drafts += [failing] if failing else []
+    result.event_ids = store.insert_events(session, source.id, drafts, now=now)
+    # The transactional outbox: deliveries are written with their events or not at all.
+    outbox.enqueue(session, result.event_ids, now=now)
+
+
+def _context(source: Source, settings: Settings) -> DetectContext:
+    return DetectContext(
+        target=source.target,
+        name=source.name,
+        types=source.types,
+        links=source.links,
+        baselined=source.baselined_at is not None,
+        rules=rules_for(settings.home),
+        hf_endpoint=settings.hf_endpoint,
+    )
+
+
+def _deferrals_allowed(settings: Settings) -> int:
+    """Polls in a row a source may be put off before each further one counts as failed."""
+    return settings.failing_after * 2
+
+
+def _asked_again(source: Source, started_at: datetime) -> bool:
+    """Whether a poll was asked for after this one started (it may have missed a change)."""
+    requested = source.poll_requested_at
+    source.poll_requested_at = None
+    return requested is not None and requested > started_at
+
+
+def _done(result: SourceResult, started: float) -> SourceResult:
+    result.duration_seconds = time.monotonic() - started
+    outcome = OK if result.ok else DEFERRED if result.deferred else FAILED
+    metrics.POLLS.labels(result.kind, outcome).inc()
+    metrics.POLL_SECONDS.labels(result.kind).observe(result.duration_seconds)
+    return result
