@@ -1008,17 +1008,20 @@ def test_metrics_count_events_polls_and_deliveries(
     site.put("/feed.xml", rss(("c", "Gamma"), ("b", "Beta"), ("a", "Alpha")))
 
     client.post(f"/api/sources/{source_id}/poll", headers=AUTH)
-    response = client.get("/metrics")
 
+    def statuses() -> list[str]:
+        with db.session() as session:
+            return [d.status for d in session.exec(select(Delivery))]
+
+    # The alerts go out beside the poll, on the app's sender.
+    assert wait_for(lambda: statuses() == ["sent", "sent"])
+    response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     assert metric(text, "tracker_events", kind="source.baselined") == 1
     assert metric(text, "tracker_events", kind="post.published") == 2
     assert metric(text, "tracker_polls_total", kind="feed", outcome="ok") == (before or 0) + 2
-    with db.session() as session:
-        statuses = [d.status for d in session.exec(select(Delivery))]
-    assert statuses == ["sent", "sent"]
     assert metric(text, "tracker_deliveries", status="sent") == 2
     assert metric(text, "tracker_sources", kind="feed") == 1
     assert re.search(r'^tracker_events\{kind="post\.published"\} 2\.0$', text, re.M)

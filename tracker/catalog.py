@@ -100,8 +100,8 @@ def find(session: Session, spec: SourceSpec) -> Source | None:
     statement = select(Source).where(
         Source.kind == spec.kind,
         Source.target == spec.target,
-        Source.types == spec.types if spec.types else Source.types.is_(None),
-        Source.links == spec.links if spec.links else Source.links.is_(None),
+        col(Source.types) == spec.types if spec.types else col(Source.types).is_(None),
+        col(Source.links) == spec.links if spec.links else col(Source.links).is_(None),
     )
     return session.exec(statement).first()
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import col, or_, select
 
 from tracker.db import Database
-from tracker.models import Source
+from tracker.models import Source, table
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,14 @@ def release(db: Database, claims: Iterable[Claim]) -> int:
     tokens = [claim.token for claim in claims]
     if not tokens:
         return 0
-    table = Source.__table__
+    sources = table(Source)
     with db.engine.begin() as connection:
         statement = (
-            sa.update(table)
-            .where(table.c.lease_token.in_(tokens))
+            sa.update(sources)
+            .where(sources.c.lease_token.in_(tokens))
             .values(lease_token=None, lease_until=None)
         )
-        return int(connection.execute(statement).rowcount)
+        return int(getattr(connection.execute(statement), "rowcount", 0))
 
 
 def holds_lease(source: Source, token: str | None) -> bool:

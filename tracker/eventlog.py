@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, or_, select
 
 from tracker.errors import UserError
@@ -50,7 +51,7 @@ def query(session: Session, wanted: EventFilter) -> list[Event]:
     statement = select(Event)
     kinds = check_kinds(wanted.kinds)
     if kinds:
-        conditions = []
+        conditions: list[sa.ColumnElement[bool]] = []
         exact = [k for k in kinds if not k.endswith(".*")]
         if exact:
             conditions.append(col(Event.kind).in_(exact))

@@ -11,7 +11,8 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
+from typing import Any
 
 SOURCE_ID: ContextVar[int | None] = ContextVar("source_id", default=None)
 TASK_ID: ContextVar[str | None] = ContextVar("task_id", default=None)
@@ -59,7 +60,7 @@ def configure(level: str = "WARNING", fmt: str = "text") -> None:
 @contextmanager
 def about(*, source_id: int | None = None, task_id: str | None = None) -> Iterator[None]:
     """Log lines inside the block name this source and task."""
-    tokens = []
+    tokens: list[tuple[ContextVar[Any], Token[Any]]] = []
     if source_id is not None:
         tokens.append((SOURCE_ID, SOURCE_ID.set(source_id)))
     if task_id is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -17,6 +18,9 @@ from prometheus_client.registry import Collector
 from sqlmodel import col, or_, select
 
 from tracker.models import Delivery, Event, Source
+
+if TYPE_CHECKING:
+    from tracker.db import Database
 
 POLLS = Counter("tracker_polls_total", "Source polls, by kind and outcome", ["kind", "outcome"])
 POLL_SECONDS = Histogram(
@@ -31,7 +35,7 @@ MESSAGES = Counter("tracker_alert_messages_total", "Alert messages sent, by outc
 class DatabaseCollector(Collector):
     """Gauges computed from the database at each scrape."""
 
-    def __init__(self, database) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, database: Database) -> None:
         self.database = database
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -93,7 +97,7 @@ def _age(moment: datetime | None, now: datetime) -> float:
     return max(0.0, (now - moment).total_seconds())
 
 
-def registry_for(database) -> CollectorRegistry:  # type: ignore[no-untyped-def]
+def registry_for(database: Database) -> CollectorRegistry:
     """This process's counters plus the database gauges, for one web app."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(DatabaseCollector(database))

@@ -22,6 +22,12 @@ Timestamp = Annotated[
 ]
 
 
+def table(model: type[SQLModel]) -> sa.Table:
+    """The SQLAlchemy table of a table model, for Core statements."""
+    found: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return found
+
+
 # Ids are 32-bit integers on PostgreSQL; larger numbers can name nothing.
 MAX_ID = 2**31 - 1
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from tracker.detect import Detection
 from tracker.detect.lifecycle import Health
 from tracker.events import EventDraft, thaw
-from tracker.models import Event, Item, Source
+from tracker.models import Event, Item, Source, table
 from tracker.observations import Observation
 
 MAX_BACKOFF = timedelta(days=1)
@@ -42,7 +42,7 @@ def lock_source(session: Session, source_id: int) -> Source | None:
     return session.exec(statement).first()
 
 
-def load_item_states(session: Session, source_id: int | None) -> dict[str, dict[str, Any]]:
+def load_item_states(session: Session, source_id: int | None) -> dict[str, Mapping[str, Any]]:
     """The stored item states of a source, by key, oldest first."""
     rows = session.exec(
         select(Item.key, Item.data).where(Item.source_id == source_id).order_by(col(Item.id))
@@ -69,16 +69,16 @@ def write_items(
     now: datetime,
 ) -> None:
     """Apply a detection's item changes with a few bulk statements per chunk."""
-    table = Item.__table__
+    items = table(Item)
     for chunk in chunks(sorted(detection.removals)):
         session.execute(
-            sa.delete(table).where(table.c.source_id == source_id, table.c.key.in_(chunk))
+            sa.delete(items).where(items.c.source_id == source_id, items.c.key.in_(chunk))
         )
     new = [key for key in detection.upserts if key not in previous]
     changed = [key for key in detection.upserts if key in previous]
     for chunk in chunks(new):
         session.execute(
-            sa.insert(table),
+            sa.insert(items),
             [
                 {
                     "source_id": source_id,
@@ -92,8 +92,8 @@ def write_items(
         )
     for chunk in chunks(changed):
         session.execute(
-            sa.update(table)
-            .where(table.c.source_id == source_id, table.c.key == sa.bindparam("item_key"))
+            sa.update(items)
+            .where(items.c.source_id == source_id, items.c.key == sa.bindparam("item_key"))
             .values(data=sa.bindparam("item_data"), changed_at=now),
             [{"item_key": key, "item_data": dict(detection.upserts[key])} for key in chunk],
         )
@@ -106,7 +106,8 @@ def insert_events(
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # One statement per chunk: SQLAlchemy batches the rows ("insertmanyvalues") and keeps
     # RETURNING, which gives the ids of the rows that were new.
-    statement = insert(Event).on_conflict_do_nothing(index_elements=["key"]).returning(Event.id)
+    events = table(Event)
+    statement = insert(events).on_conflict_do_nothing(index_elements=["key"]).returning(events.c.id)
     ids: list[int] = []
     for chunk in chunks(drafts):
         rows = [_event_row(draft, source_id, now) for draft in chunk]
@@ -172,7 +173,7 @@ def record_unchanged(
     """Record an unchanged fetch of a healthy source with one UPDATE. False when the
     source needs the full path instead (it was failing, deferred, asked to be polled again
     meanwhile, or its lease passed on)."""
-    table = Source.__table__
+    sources = table(Source)
     values: dict[str, Any] = {
         "last_polled_at": now,
         "last_success_at": now,
@@ -183,25 +184,29 @@ def record_unchanged(
         "last_outcome": outcome,
     }
     if observation.validators is not None:
-        values["etag"] = sa.func.coalesce(observation.validators.etag, table.c.etag)
+        values["etag"] = sa.func.coalesce(observation.validators.etag, sources.c.etag)
         values["last_modified"] = sa.func.coalesce(
-            observation.validators.last_modified, table.c.last_modified
+            observation.validators.last_modified, sources.c.last_modified
         )
     statement = (
-        sa.update(table)
+        sa.update(sources)
         .where(
-            table.c.id == source.id,
-            table.c.consecutive_failures == 0,
-            table.c.deferrals == 0,
-            table.c.last_error.is_(None),
-            table.c.every_seconds == source.every_seconds,
-            table.c.poll_requested_at.is_(None),
+            sources.c.id == source.id,
+            sources.c.consecutive_failures == 0,
+            sources.c.deferrals == 0,
+            sources.c.last_error.is_(None),
+            sources.c.every_seconds == source.every_seconds,
+            sources.c.poll_requested_at.is_(None),
         )
         .values(**values)
     )
     if lease_token is not None:
-        statement = statement.where(table.c.lease_token == lease_token)
-    return connection.execute(statement).rowcount == 1
+        statement = statement.where(sources.c.lease_token == lease_token)
+    return _rowcount(connection.execute(statement)) == 1
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0))
 
 
 def record_deferral(

@@ -154,13 +154,14 @@ def _send(db: Database, batch: Batch, names: dict[int, str]) -> Outcome:
         target: Target = targets.parse(subscription.url)
     except UserError as exc:  # stored before a library upgrade stopped accepting it
         return targets.Outcome(False, str(exc))
-    fmt = target.body_format.value
-    render = {"sources": names, "public_url": settings.public_url}
+    fmt, public_url = target.body_format.value, settings.public_url
     if len(batch.deliveries) > 1 or subscription.digest:
         heading = _batch_heading(subscription, batch.events)
-        message = messages.render_batch(batch.events, fmt, heading=heading, **render)
+        message = messages.render_batch(
+            batch.events, fmt, heading=heading, sources=names, public_url=public_url
+        )
     else:
-        message = messages.render_event(batch.events[0], fmt, **render)
+        message = messages.render_event(batch.events[0], fmt, sources=names, public_url=public_url)
     return targets.send(
         target,
         title=message.title,

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
 
 from tracker.alerts.filters import matches
-from tracker.models import Delivery, DeliveryAttempt, Event, Subscription
+from tracker.models import Delivery, DeliveryAttempt, Event, Subscription, table
 
 T = TypeVar("T")
 
@@ -187,27 +187,27 @@ def acquire_sender(
 ) -> bool:
     """Become the one sender of a subscription (or stay it) until `until`; False when
     another live sender holds it."""
-    table = Subscription.__table__
+    subscriptions = table(Subscription)
     statement = (
-        sa.update(table)
+        sa.update(subscriptions)
         .where(
-            table.c.id == subscription_id,
+            subscriptions.c.id == subscription_id,
             or_(
-                table.c.sending_until.is_(None),
-                table.c.sending_until < now,
-                table.c.sender_token == token,
+                subscriptions.c.sending_until.is_(None),
+                subscriptions.c.sending_until < now,
+                subscriptions.c.sender_token == token,
             ),
         )
         .values(sending_until=until, sender_token=token)
     )
-    return bool(session.execute(statement).rowcount)
+    return bool(getattr(session.execute(statement), "rowcount", 0))
 
 
 def release_sender(session: Session, subscription_id: int, token: str) -> None:
-    table = Subscription.__table__
+    subscriptions = table(Subscription)
     session.execute(
-        sa.update(table)
-        .where(table.c.id == subscription_id, table.c.sender_token == token)
+        sa.update(subscriptions)
+        .where(subscriptions.c.id == subscription_id, subscriptions.c.sender_token == token)
         .values(sending_until=None, sender_token=None)
     )
 
@@ -226,7 +226,7 @@ def settle(
     ids = [i for i in delivery_ids if i is not None]
     for chunk in _chunks(ids):
         for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(chunk))):
-            if delivery.status != "pending":
+            if delivery.status != "pending" or delivery.id is None:
                 continue  # settled by someone else meanwhile (a dead sender's claim ran out)
             delivery.attempts += 1
             delivery.claimed_until = None
@@ -261,7 +261,7 @@ def due_subscriptions(
     )
     if subscription_id is not None:
         statement = statement.where(Delivery.subscription_id == subscription_id)
-    return list(session.exec(statement))
+    return [i for i in session.exec(statement) if i is not None]
 
 
 def due_by_subscription(
@@ -281,4 +281,4 @@ def due_by_subscription(
         statement = statement.join(
             Subscription, col(Subscription.id) == col(Delivery.subscription_id)
         ).where(col(Subscription.digest).is_not(None))
-    return [delivery_id for _subscription, delivery_id in session.exec(statement)]
+    return [i for _subscription, i in session.exec(statement) if i is not None]

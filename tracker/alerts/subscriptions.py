@@ -91,7 +91,7 @@ def public(session: Session, subscription: Subscription) -> SubscriptionPublic:
         .limit(1)
     ).first()
     return SubscriptionPublic(
-        id=subscription.id,
+        id=subscription.id or 0,
         name=subscription.name,
         url=target.masked,
         service=target.service,

@@ -11,7 +11,8 @@ import threading
 import typer
 
 from tracker import logs
-from tracker.cli import db, events, poll, report, run, serve, sources, subscriptions, workers
+from tracker.cli import db, events, poll, report, serve, sources, subscriptions, workers
+from tracker.cli import run as run_command
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.output import errors
 from tracker.config import Settings
@@ -34,7 +35,7 @@ app.command("deliver")(subscriptions.deliver)
 app.command("events")(events.events)
 app.command("poll")(poll.poll)
 app.command("serve")(serve.serve)
-app.command("run")(run.run)
+app.command("run")(run_command.run)
 app.command("worker", context_settings=workers.PASS_THROUGH)(workers.worker)
 app.command("beat", context_settings=workers.PASS_THROUGH)(workers.beat)
 

@@ -52,6 +52,8 @@ def run(
     )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
+    except KeyboardInterrupt:
+        pass  # Ctrl-C or SIGTERM (systemd, Docker): uvicorn has stopped serving; drain
     finally:
         console.print("Stopping: letting the polls in flight finish…", markup=False)
         scheduler.stop()

@@ -8,6 +8,7 @@ import typer
 
 from tracker.cli.context import app_context
 from tracker.cli.output import console
+from tracker.config import Settings
 
 
 def serve(
@@ -31,6 +32,6 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def announce_token(settings, token: str) -> None:  # type: ignore[no-untyped-def]
+def announce_token(settings: Settings, token: str) -> None:
     where = "TRACKER_API_TOKEN" if settings.api_token else f"{settings.home / 'api-token'}"
     console.print(f"API token (for writes, from {where}): {token}", markup=False)

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from tracker import catalog, watchlist
 from tracker.catalog import SourceSpec
-from tracker.cli.context import app_context
+from tracker.cli.context import AppContext, app_context
 from tracker.cli.output import ago, console, errors, print_json
+from tracker.config import Settings
 from tracker.durations import format_duration, parse_duration
 from tracker.errors import UserError
 from tracker.models import MAX_ID, SourcePublic
@@ -170,7 +171,7 @@ def import_sources(
         console.print(f"Imported {file.name}: {len(added)} added, {len(existing)} already watched.")
 
 
-def import_file(state, file: Path) -> tuple[list[SourcePublic], list[int]]:  # type: ignore[no-untyped-def]
+def import_file(state: AppContext, file: Path) -> tuple[list[SourcePublic], list[int]]:
     """Check every source of the file, then add the new ones in one transaction."""
     checked = _check_all(watchlist.read(file), state.settings, file.name)
     added, existing = [], []
@@ -178,14 +179,14 @@ def import_file(state, file: Path) -> tuple[list[SourcePublic], list[int]]:  # t
         unique = {catalog.identity(spec): spec for spec in reversed(checked)}
         for spec in reversed(unique.values()):
             found = catalog.find(session, spec)
-            if found is not None:
+            if found is not None and found.id is not None:
                 existing.append(found.id)
             else:
                 added.append(SourcePublic.of(catalog.add(session, spec)))
     return added, existing
 
 
-def _check_all(specs: list[SourceSpec], settings, where: str) -> list[SourceSpec]:
+def _check_all(specs: list[SourceSpec], settings: Settings, where: str) -> list[SourceSpec]:
     """Check every spec before anything is stored; DNS lookups for the guard run in parallel."""
 
     def check(numbered: tuple[int, SourceSpec]) -> SourceSpec:

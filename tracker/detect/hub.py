@@ -275,7 +275,7 @@ class _Rules:
             )
         )
 
-    def _write(self, key: str, state: dict[str, Any]) -> None:
+    def _write(self, key: str, state: Mapping[str, Any]) -> None:
         self.detection.upserts[key] = state
 
 

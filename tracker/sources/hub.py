@@ -103,7 +103,7 @@ def _read_new_readmes(
     ]
     for repo in updated[:MAX_READMES]:
         try:
-            text = client.readme(repo.type, repo.id, repo.sha)
+            text = client.readme(repo.type, repo.id, repo.sha or "")
         except RateLimitedError:
             return
         if text:

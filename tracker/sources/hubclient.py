@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import quote
 
 import httpx2
@@ -29,13 +29,17 @@ from huggingface_hub.utils import (
 from tracker import __version__
 from tracker.config import Settings
 from tracker.errors import FetchError, RateLimitedError
-from tracker.http import retry_after
+from tracker.http import MAX_RETRY_AFTER, retry_after
 from tracker.observations import Gone, Renamed, RepoState
 
 # The fields detection reads; spaces have no gate. An unknown expand value gets HTTP 400.
 _FIELDS = ["cardData", "sha", "lastModified", "createdAt", "private", "disabled", "tags"]
 EXPAND = {"model": ["gated", *_FIELDS], "dataset": ["gated", *_FIELDS], "space": _FIELDS}
-INFO_CLASS = {"model": ModelInfo, "dataset": DatasetInfo, "space": SpaceInfo}
+INFO_CLASS: dict[str, type[ModelInfo | DatasetInfo | SpaceInfo]] = {
+    "model": ModelInfo,
+    "dataset": DatasetInfo,
+    "space": SpaceInfo,
+}
 README_BYTES = 512 * 1024
 # Transient listing failures (5xx, timeouts) are retried this many times, quickly.
 LISTING_RETRIES = 2
@@ -63,8 +67,8 @@ class HubClient:
     def list_repos(self, repo_type: str, author: str) -> list[RepoState]:
         """Every repo of `author` of one type; raises unless every page arrived."""
         url = f"{self.endpoint}/api/{repo_type}s"
-        params: list[tuple[str, str]] | None = [("author", author)]
-        params += [("expand", field) for field in EXPAND[repo_type]]
+        query = [("author", author), *(("expand", field) for field in EXPAND[repo_type])]
+        params: list[tuple[str, str]] | None = query
         repos: list[RepoState] = []
         next_url: str | None = url
         while next_url:
@@ -80,11 +84,12 @@ class HubClient:
         """What the Hub says of one repo; FetchError when it said nothing conclusive."""
         self._check_not_blocked()
         self._count()
-        call = {
+        calls: dict[str, Callable[..., ModelInfo | DatasetInfo | SpaceInfo]] = {
             "model": self.api.model_info,
             "dataset": self.api.dataset_info,
             "space": self.api.space_info,
-        }[repo_type]
+        }
+        call = calls[repo_type]
         try:
             info = call(repo_id, expand=EXPAND[repo_type], timeout=self.timeout)
         except DisabledRepoError:
@@ -123,7 +128,9 @@ class HubClient:
             return None
         return response.content[:README_BYTES].decode("utf-8", errors="replace")
 
-    def _get_page(self, url: str, params: list[tuple[str, str]] | None) -> httpx2.Response:
+    def _get_page(
+        self, url: str, params: Sequence[tuple[str, str | int | float | bool | None]] | None
+    ) -> httpx2.Response:
         headers = build_hf_headers(
             token=self.token, library_name="release-tracker", library_version=__version__
         )
@@ -132,7 +139,10 @@ class HubClient:
             self._count()
             try:
                 response = get_session().get(
-                    url, params=params, headers=headers, timeout=self.timeout
+                    url,
+                    params=list(params) if params else None,
+                    headers=headers,
+                    timeout=self.timeout,
                 )
                 hf_raise_for_status(response)
                 return response
@@ -197,9 +207,9 @@ def _repo_state(repo_type: str, info: ModelInfo | DatasetInfo | SpaceInfo) -> Re
 def _retry_after(headers: Mapping[str, str]) -> float:
     limit = parse_ratelimit_headers(headers)
     if limit is not None:
-        return float(limit.reset_in_seconds) + 1
+        return min(float(limit.reset_in_seconds) + 1, MAX_RETRY_AFTER)
     wait = retry_after(headers.get("retry-after"))
-    return wait if wait is not None else DEFAULT_RATE_LIMIT_WAIT
+    return min(wait, MAX_RETRY_AFTER) if wait is not None else DEFAULT_RATE_LIMIT_WAIT
 
 
 def _describe(exc: Exception) -> str:

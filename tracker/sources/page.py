@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from tracker.errors import UserError
 from tracker.http import Fetcher, FetchError, Validators
-from tracker.observations import FeedEntry, Observation, PageText
+from tracker.observations import MAX_ENTRIES, FeedEntry, Observation, PageText
 from tracker.text import one_line
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -111,6 +111,8 @@ def extract_links(html: str, *, base_url: str, selector: str) -> list[FeedEntry]
         url = clean_url(urljoin(base, href)) if href else None
         if url is None or url in entries:
             continue
+        if len(entries) == MAX_ENTRIES:
+            break  # a page of 400,000 links is read as its first MAX_ENTRIES
         title = one_line(node.text(separator=" ")) or one_line(anchor.attributes.get("title") or "")
         entries[url] = FeedEntry(key=url, title=title or url, link=url, published_at=None)
     return list(entries.values())

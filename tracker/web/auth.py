@@ -46,7 +46,9 @@ class Guard:
         self._csrf_key = hashlib.sha256(b"release-tracker csrf:" + token.encode()).digest()
 
     def token_matches(self, candidate: str | None) -> bool:
-        return bool(candidate) and hmac.compare_digest(candidate.encode(), self.token.encode())
+        if not candidate:
+            return False
+        return hmac.compare_digest(candidate.encode(), self.token.encode())
 
     def new_session(self) -> str:
         return self._sessions.dumps({"nonce": secrets.token_urlsafe(16)})

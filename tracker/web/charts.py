@@ -32,7 +32,7 @@ def openness_chart(report: AuthorReport) -> Markup:
     for index, (moment, mix) in enumerate(points):
         x = PAD + index * slot + slot * 0.15
         width = slot * 0.7
-        base = PAD + plot
+        base = float(PAD + plot)
         for name in LICENSE_CLASSES:
             count = mix.license.get(name, 0)
             if not count:
