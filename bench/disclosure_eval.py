@@ -1,21 +1,31 @@
-"""Precision and recall of the withheld-details rules on the labelled sentences.
+"""Precision and recall of the withheld-details rules on real labelled sentences.
 
     python bench/disclosure_eval.py [--rules tracker/rules/withheld.toml]
-                                    [--sentences tests/fixtures/disclosure/sentences.jsonl]
+                                    [--corpus ../shared/corpus] [--sentences FILE]...
                                     [--per-rule] [--redos]
 
+By default it scores the two real labelled sets of the corpus kept beside the project,
+../shared/corpus/disclosure/sentences.jsonl and more_sentences.jsonl (their README says
+where each sentence comes from and how the sets were used); --corpus points elsewhere, and
+--sentences scores the given files instead (e.g. the test suite's own set,
+tests/fixtures/disclosure/sentences.jsonl, which was written knowing the rules: its score is
+no accuracy figure). A line is one sentence, labelled either `"withheld": true|false` or
+`"label": "withheld"|"open"|"negative"`; files with a `split` field (`tune`, `check`) are
+also scored per split, and the `check` split is the one set aside before tuning.
+
 Stand-alone: reads the TOML rules with tomllib and the JSON-lines sentences, nothing else
-from the package. Each line of the sentences file is one sentence (nothing is split). A
-rule fires on a sentence when any of its `patterns` matches (re.search, re.IGNORECASE)
-and none of its `unless` patterns does; a sentence is predicted "withheld" when any rule
-fires. Prints precision, recall and F1, then every false positive (with the rules that
-fired) and every false negative (with the rules whose `unless` suppressed a match, if any).
+from the package. Each line is one sentence (nothing is split). A rule fires on a sentence
+when any of its `patterns` matches (re.search, re.IGNORECASE) and none of its `unless`
+patterns does; a sentence is predicted "withheld" when any rule fires. Prints precision,
+recall and F1 per file (and split), then every false positive (with the rules that fired)
+and every false negative (with the rules whose `unless` suppressed a match, if any).
 
 --per-rule adds how many true and false positives each rule produced on its own.
 --redos times every pattern against long adversarial strings and flags any slower than
 50 ms (a sign of catastrophic backtracking).
 
-Exit status: 0, or 1 when --min-precision / --min-recall are given and not met.
+Exit status: 0; 1 when --min-precision / --min-recall are given and a file misses them;
+2 when there is nothing to score (no corpus and no --sentences).
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RULES = ROOT / "tracker" / "rules" / "withheld.toml"
-DEFAULT_SENTENCES = ROOT / "tests" / "fixtures" / "disclosure" / "sentences.jsonl"
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS_SETS = ("sentences.jsonl", "more_sentences.jsonl")
 
 
 @dataclass(frozen=True)
@@ -92,19 +103,104 @@ def _compile_all(path: Path, rid: str, items: list[str], key: str) -> tuple[re.P
 
 
 def load_sentences(path: Path) -> list[dict]:
+    """Rows with `text`, a boolean `withheld` (read from `label` when that is the format),
+    `source` and, when the file has one, `split`."""
     rows = []
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
-            for key in ("text", "withheld", "source", "where"):
-                if key not in row:
-                    raise SystemExit(f"{path}:{n}: missing {key!r}")
-            if not isinstance(row["withheld"], bool):
-                raise SystemExit(f"{path}:{n}: 'withheld' must be true or false")
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SystemExit(f"{path}:{n}: not JSON ({exc})") from None
+            if not isinstance(row.get("text"), str):
+                raise SystemExit(f"{path}:{n}: missing 'text'")
+            if "withheld" not in row and "label" in row:
+                row["withheld"] = row["label"] == "withheld"
+            if not isinstance(row.get("withheld"), bool):
+                raise SystemExit(f"{path}:{n}: needs 'withheld' (true/false) or 'label'")
+            row["source"] = row.get("source") or row.get("document") or ""
             rows.append(row)
     return rows
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def line(self) -> str:
+        return (
+            f"TP={self.tp} FP={self.fp} FN={self.fn} TN={self.tn}  "
+            f"precision={self.precision:.3f} recall={self.recall:.3f} F1={self.f1:.3f}"
+        )
+
+
+def score(rules: list[Rule], rows: list[dict], args: argparse.Namespace, path: Path) -> Score:
+    """Score one file, print its figures and errors; return the whole file's score."""
+    total = Score()
+    by_split: dict[str, Score] = {}
+    false_pos: list[tuple[dict, list[str]]] = []
+    false_neg: list[tuple[dict, list[str]]] = []
+    per_rule = {r.id: [0, 0] for r in rules}  # [true positives, false positives]
+    for row in rows:
+        text = row["text"]
+        fired = [r.id for r in rules if r.fires(text)]
+        for rid in fired:
+            per_rule[rid][0 if row["withheld"] else 1] += 1
+        part = by_split.setdefault(str(row["split"]), Score()) if "split" in row else None
+        predicted = bool(fired)
+        if predicted:
+            outcome = "tp" if row["withheld"] else "fp"
+        else:
+            outcome = "fn" if row["withheld"] else "tn"
+        for counted in (total, part):
+            if counted is not None:
+                setattr(counted, outcome, getattr(counted, outcome) + 1)
+        if outcome == "fp":
+            false_pos.append((row, fired))
+        elif outcome == "fn":
+            blocked = [r.id for r in rules if r.matches(text) and r.suppressed(text)]
+            false_neg.append((row, blocked))
+
+    positives = total.tp + total.fn
+    print(f"\nsentences: {path} ({len(rows)}: {positives} withheld, {len(rows) - positives} not)")
+    print(f"  all     {total.line()}")
+    for split, counted in sorted(by_split.items()):
+        print(f"  {split:<7} {counted.line()}")
+
+    if args.per_rule:
+        print("  per rule (true positives / false positives):")
+        for r in rules:
+            t, f = per_rule[r.id]
+            print(f"    {r.id:32s} {t:3d} / {f:d}")
+
+    print(f"  false positives ({len(false_pos)}):")
+    for row, fired in false_pos:
+        print(f"    [{', '.join(fired)}] {row['text']}")
+        print(f"        source: {row['source']}")
+    print(f"  false negatives ({len(false_neg)}):")
+    for row, blocked in false_neg:
+        note = f" (suppressed by unless of: {', '.join(blocked)})" if blocked else ""
+        print(f"    [-]{note} {row['text']}")
+        print(f"        source: {row['source']}")
+    return total
 
 
 def redos_check(rules: list[Rule], limit: float = 0.05) -> list[tuple[str, str, float]]:
@@ -136,65 +232,36 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--rules", type=Path, default=DEFAULT_RULES)
-    ap.add_argument("--sentences", type=Path, default=DEFAULT_SENTENCES)
+    ap.add_argument(
+        "--corpus", type=Path, default=DEFAULT_CORPUS, help="the corpus of real recordings"
+    )
+    ap.add_argument(
+        "--sentences", type=Path, action="append", help="score this file instead (repeatable)"
+    )
     ap.add_argument("--per-rule", action="store_true", help="print true/false positives per rule")
     ap.add_argument("--redos", action="store_true", help="time patterns on adversarial input")
     ap.add_argument("--min-precision", type=float, default=None)
     ap.add_argument("--min-recall", type=float, default=None)
     args = ap.parse_args(argv)
 
+    paths = args.sentences or [args.corpus / "disclosure" / name for name in CORPUS_SETS]
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        where = "" if args.sentences else " (the corpus's real labelled sentences)"
+        hint = "pass --corpus DIR or --sentences FILE"
+        print(f"disclosure_eval: {missing[0]} not found{where}; {hint}", file=sys.stderr)
+        return 2
+
     rules = load_rules(args.rules)
-    rows = load_sentences(args.sentences)
-
-    tp = fp = fn = tn = 0
-    false_pos: list[tuple[dict, list[str]]] = []
-    false_neg: list[tuple[dict, list[str]]] = []
-    per_rule = {r.id: [0, 0] for r in rules}  # [true positives, false positives]
-    for row in rows:
-        text = row["text"]
-        fired = [r.id for r in rules if r.fires(text)]
-        for rid in fired:
-            per_rule[rid][0 if row["withheld"] else 1] += 1
-        predicted = bool(fired)
-        if predicted and row["withheld"]:
-            tp += 1
-        elif predicted:
-            fp += 1
-            false_pos.append((row, fired))
-        elif row["withheld"]:
-            fn += 1
-            blocked = [r.id for r in rules if r.matches(text) and r.suppressed(text)]
-            false_neg.append((row, blocked))
-        else:
-            tn += 1
-
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    positives = tp + fn
     print(
         f"rules: {args.rules} ({len(rules)} rules, {sum(len(r.patterns) for r in rules)} patterns)"
     )
-    negatives = len(rows) - positives
-    print(f"sentences: {args.sentences} ({len(rows)}: {positives} withheld, {negatives} not)")
-    print(f"TP={tp} FP={fp} FN={fn} TN={tn}")
-    print(f"precision={precision:.3f} recall={recall:.3f} F1={f1:.3f}")
-
-    if args.per_rule:
-        print("\nper rule (true positives / false positives):")
-        for r in rules:
-            t, f = per_rule[r.id]
-            print(f"  {r.id:32s} {t:3d} / {f:d}")
-
-    print(f"\nfalse positives ({len(false_pos)}):")
-    for row, fired in false_pos:
-        print(f"  [{', '.join(fired)}] {row['text']}")
-        print(f"      source: {row['source']}")
-    print(f"\nfalse negatives ({len(false_neg)}):")
-    for row, blocked in false_neg:
-        note = f" (suppressed by unless of: {', '.join(blocked)})" if blocked else ""
-        print(f"  [-]{note} {row['text']}")
-        print(f"      source: {row['source']}")
+    failed = False
+    for path in paths:
+        total = score(rules, load_sentences(path), args, path)
+        failed |= (args.min_precision is not None and total.precision < args.min_precision) or (
+            args.min_recall is not None and total.recall < args.min_recall
+        )
 
     if args.redos:
         slow = redos_check(rules)
@@ -202,9 +269,6 @@ def main(argv: list[str] | None = None) -> int:
         for rid, pat, secs in slow:
             print(f"  [{rid}] {secs * 1000:.0f} ms: {pat}")
 
-    failed = (args.min_precision is not None and precision < args.min_precision) or (
-        args.min_recall is not None and recall < args.min_recall
-    )
     return 1 if failed else 0
 
 

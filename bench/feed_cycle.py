@@ -1,7 +1,7 @@
 """Feed polling cost: the tracker against an httpx floor, urlwatch and feedparser alone.
 
     python bench/feed_cycle.py [--feeds 1000] [--concurrency 100] [--latency-ms 200]
-                               [--change 0.1] [--urlwatch /tmp/urlwatch-venv/bin/urlwatch]
+                               [--change 0.1] [--urlwatch PATH/TO/bin/urlwatch]
 
 Starts bench/feedserver.py in its own process (N feeds of 20-200 items, ~86 MB for 1,000,
 ETag/Last-Modified, 304s, 200 ms per response) and runs three cycles over the same URLs:
@@ -12,9 +12,10 @@ one item). In each cycle every contender runs as a child process, one after the 
   after the baseline it sends the validators it saved (conditional GET), as the tracker does;
 - tracker: `tracker poll --json` on a fresh TRACKER_HOME (SQLite), TRACKER_POLL_CONCURRENCY
   and TRACKER_PER_HOST_LIMIT = `--concurrency` (all feeds are on one host);
-- urlwatch 2.29 from its own venv (`pip install urlwatch==2.29` into /tmp/urlwatch-venv),
-  one `url:` job per feed, its cache and config in a temp dir, every reporter off.
-  Skipped if the executable is missing. Its concurrency is fixed at 10 threads
+- urlwatch 2.29, given as `--urlwatch` (its executable in a venv of its own, so that it
+  cannot touch the project's: `python3.11 -m venv DIR && DIR/bin/pip install
+  urlwatch==2.29`), one `url:` job per feed, its cache and config in a temp dir, every
+  reporter off. Left out, saying so, without `--urlwatch`. Its concurrency is fixed at 10 threads
   (urlwatch/worker.py MAX_WORKERS), it has no setting for it.
 
 Wall time is the child's whole life (interpreter start and imports included), measured
@@ -45,7 +46,6 @@ sys.path.insert(0, str(BENCH))
 from benchutil import TreeSampler, describe_setup  # noqa: E402
 from feedserver import FeedServer, feed_body  # noqa: E402
 
-DEFAULT_URLWATCH = "/tmp/urlwatch-venv/bin/urlwatch"
 URLWATCH_CONFIG = """\
 display:
   new: true
@@ -181,7 +181,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--latency-ms", type=float, default=200)
     parser.add_argument("--change", type=float, default=0.1, help="fraction changed")
-    parser.add_argument("--urlwatch", default=DEFAULT_URLWATCH)
+    parser.add_argument(
+        "--urlwatch", metavar="PATH", help="urlwatch 2.29's executable (compared when given)"
+    )
     parser.add_argument("--tracker", default=shutil.which("tracker") or "tracker")
     parser.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
@@ -198,9 +200,12 @@ def main() -> None:
 
 
 def bench(args: argparse.Namespace) -> None:
-    urlwatch = args.urlwatch if Path(args.urlwatch).exists() else None
+    urlwatch = args.urlwatch
     if urlwatch is None:
-        print(f"urlwatch not found at {args.urlwatch}: skipped")
+        print("urlwatch: not compared (pass --urlwatch PATH to compare with urlwatch 2.29)")
+    elif not (Path(urlwatch).is_file() and os.access(urlwatch, os.X_OK)):
+        print(f"feed_cycle: --urlwatch {urlwatch}: no executable there", file=sys.stderr)
+        sys.exit(2)
     work = Path(tempfile.mkdtemp(prefix="feed-cycle-"))
     results: dict[tuple[str, str], Run] = {}
     try:

@@ -12,7 +12,8 @@ The world is an in-memory, mutable set of repos that tests change between calls 
 remove, make private, disable, rename, gate, relicense, commit), plus fault injection (5xx,
 429 with ``RateLimit`` headers, failure on listing page K, a fixed-window rate limiter) and a
 log of every request. Each behaviour notes what the real Hub does and where that was seen;
-see ``tests/fixtures/hub/README.md`` for the recorded responses it was checked against.
+``tests/fixtures/hub/README.md`` lists the facts and their sources. ``tests/corpus`` checks the
+fake against real recorded Hub answers (``../shared/corpus/hub``) when they are there.
 
 Only the standard library is used. ``patch_hf_client`` touches ``huggingface_hub`` if it is
 importable.
@@ -79,7 +80,8 @@ EXPAND_PROPERTIES: dict[str, frozenset[str]] = {
 }  # fmt: skip
 
 # Fields of a listing row when neither `expand` nor `full` is sent. Models: exactly the keys of
-# a recorded /api/models page (fixtures/hub/list_models.default_fields.json). Datasets: the
+# a recorded /api/models page (checked in tests/corpus; fixtures/hub/list_models.default_fields.json
+# has rows of that shape). Datasets: the
 # leading keys are seen in recorded rows (_id, id, author, disabled, gated, lastModified, likes,
 # trendingScore, private); the tail is an assumption. Spaces: an assumption.
 DEFAULT_LIST_FIELDS: dict[str, tuple[str, ...]] = {
@@ -111,9 +113,9 @@ def hub_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def load_fixture(name: str) -> Any:
-    """Parse a recorded Hub response from ``tests/fixtures/hub/<name>``."""
-    return json.loads((FIXTURES_DIR / name).read_text(encoding="utf-8"))
+def load_fixture(name: str, directory: Path = FIXTURES_DIR) -> Any:
+    """Parse a Hub response body from ``tests/fixtures/hub/<name>`` (or another directory)."""
+    return json.loads((directory / name).read_text(encoding="utf-8"))
 
 
 def normalize_repo_type(repo_type: str) -> str:
@@ -337,14 +339,22 @@ class FakeHub:
             self._history[key] = [record["sha"]]
             return json.loads(json.dumps(record))
 
-    def seed_fixture(self, name: str, repo_type: str = "model", **overrides: Any) -> str:
-        """Add a repo from a recorded info response in ``tests/fixtures/hub``; return its id.
+    def seed_fixture(
+        self,
+        name: str,
+        repo_type: str = "model",
+        *,
+        directory: Path = FIXTURES_DIR,
+        **overrides: Any,
+    ) -> str:
+        """Add a repo from an info response body in ``tests/fixtures/hub`` (or `directory`,
+        e.g. the corpus of real recordings); return its id.
 
-        The record is the recorded body as is (plus ``overrides``): no defaults are added,
-        so info answers exactly the recorded JSON.
+        The record is the body as is (plus ``overrides``): no defaults are added, so info
+        answers exactly that JSON.
         """
         kind = normalize_repo_type(repo_type)
-        record = {**load_fixture(name), **overrides}
+        record = {**load_fixture(name, directory), **overrides}
         key = (kind, record["id"])
         with self._lock:
             if key in self._repos:
@@ -454,7 +464,8 @@ class FakeHub:
     def rename(self, old_id: str, new_id: str, repo_type: str = "model") -> None:
         """Move a repo to ``new_id``; ``old_id`` then answers info calls with 307.
 
-        As recorded (fixtures/hub/redirect_307*.json): ``Location: /api/models/<new id>``
+        As the Hub answers (fixtures/hub/redirect_307*.json have that shape; tests/corpus
+        compares with real recordings): ``Location: /api/models/<new id>``
         keeping the rest of the path and the query string, plain-text body ``Temporary
         Redirect. Redirecting to <location>``. Listings show only the new id.
         """

@@ -1,4 +1,7 @@
-"""Withheld-details detection: the labelled sentence set, and the events it yields."""
+"""Withheld-details detection: the project's labelled sentence set, and the events it yields.
+
+The set (tests/fixtures/disclosure) is written for these tests; the real labelled sentences
+are scored by bench/disclosure_eval.py and checked loosely in tests/corpus."""
 
 from __future__ import annotations
 
@@ -22,23 +25,34 @@ LABELLED = [
     if line.strip()
 ]
 RULES = load_rules(BUILTIN_RULES)
-GPT4 = (
-    "Given both the competitive landscape and the safety implications of large-scale models "
-    "like GPT-4, this report contains no further details about the architecture (including "
-    "model size), hardware, training compute, dataset construction, training method, or similar."
+REPORT = (
+    "For competitive and safety reasons, the Vela-2 technical report provides no further "
+    "details about the model's architecture, parameter count, training compute or data mixture."
 )
+POSITIVE_KINDS = {
+    "details-withheld",
+    "weights-not-released",
+    "access-on-request",
+    "research-or-noncommercial",
+    "proprietary-data",
+    "api-only",
+}
+NEGATIVE_KINDS = {"open-release", "permissive-licence", "harmless-words"}
 
 
 def fires(text: str) -> bool:
     return bool(find_withheld(text, RULES))
 
 
-def test_labelled_set_is_balanced_and_large_enough() -> None:
+def test_labelled_set_is_balanced_and_covers_every_kind() -> None:
     positives = sum(s["withheld"] for s in LABELLED)
 
     assert len(LABELLED) >= 40
     assert 0.35 <= positives / len(LABELLED) <= 0.65
-    assert all(s["source"] and s["where"] for s in LABELLED)
+    assert {s["kind"] for s in LABELLED if s["withheld"]} == POSITIVE_KINDS
+    assert {s["kind"] for s in LABELLED if not s["withheld"]} == NEGATIVE_KINDS
+    assert all(s["document"] for s in LABELLED)
+    assert len({s["text"] for s in LABELLED}) == len(LABELLED)
 
 
 def test_precision_and_recall_on_the_labelled_set() -> None:
@@ -54,17 +68,23 @@ def test_precision_and_recall_on_the_labelled_set() -> None:
     assert recall >= 0.8
 
 
-def test_the_gpt4_sentence_fires() -> None:
-    (finding,) = find_withheld(GPT4, RULES)
+def test_every_kind_of_withholding_is_caught_somewhere() -> None:
+    caught = {s["kind"] for s in LABELLED if s["withheld"] and fires(s["text"])}
 
-    assert finding.sentence == GPT4
+    assert caught == POSITIVE_KINDS
+
+
+def test_the_report_sentence_fires() -> None:
+    (finding,) = find_withheld(REPORT, RULES)
+
+    assert (finding.sentence, finding.rule) == (REPORT, "no-further-details")
 
 
 @pytest.mark.parametrize(
     "text",
     [
         "We are releasing the weights under the Apache 2.0 license.",
-        "OLMo is a fully open language model: weights, data, code and logs are available.",
+        "Brise 3 is a fully open language model: weights, data, code and logs are available.",
         "The model is open source and available on Hugging Face.",
         "For more details, see the paper.",
         "Pull requests are welcome; please open an issue first.",
@@ -119,8 +139,8 @@ def test_feed_entry_withholding_details_yields_both_events(db, site: Site) -> No
     poll_all(db)
     site.put(
         "/feed.xml",
-        rss(("a", "Old news"), ("gpt4", "GPT-4 Technical Report")).replace(
-            "About GPT-4 Technical Report", GPT4
+        rss(("a", "Old news"), ("vela2", "Vela-2 technical report")).replace(
+            "About Vela-2 technical report", REPORT
         ),
     )
 
@@ -137,7 +157,7 @@ def test_feed_entry_withholding_details_yields_both_events(db, site: Site) -> No
     assert set(found) == {"post.published", "disclosure.withheld"}
     withheld = found["disclosure.withheld"]
     assert withheld.subject == found["post.published"].subject
-    assert withheld.data["sentence"] == GPT4
+    assert withheld.data["sentence"] == REPORT
     assert withheld.data["rule"]
     assert withheld.severity == "warning"
 

@@ -1,4 +1,5 @@
-"""The fake Hub, checked with the real huggingface_hub client and against recorded answers.
+"""The fake Hub, checked with the real huggingface_hub client and against the Hub's shapes
+(tests/fixtures/hub; tests/corpus does the same against real recorded answers).
 
 Each test states one behaviour of the real Hub (or of the client talking to it) that other
 tests rely on when they use `tests.fakehub.FakeHub`.
@@ -31,8 +32,8 @@ from huggingface_hub.utils import _http as hf_http
 
 from .fakehub import DEFAULT_LIST_FIELDS, EXPAND_PROPERTIES, FakeHub, fakehub_fixture, load_fixture
 
-LLAMA_FIXTURE = "model_info.meta-llama--Llama-3.1-8B-Instruct.json"
-BERT_FIXTURE = "model_info.google-bert--bert-base-uncased.json"
+GATED_FIXTURE = "model_info.northwind-ai--Northwind-3-8B-Instruct.json"
+UNGATED_FIXTURE = "model_info.northwind-ai--encoder-base-uncased.json"
 
 
 @pytest.fixture
@@ -95,27 +96,43 @@ def test_fake_accepts_exactly_the_expand_values_the_client_declares(
     assert set(typing.get_args(literal)) == EXPAND_PROPERTIES[repo_type] - {"xetEnabled"}
 
 
-def test_default_model_row_has_the_recorded_keys(hub: FakeHub) -> None:
-    recorded = load_fixture("list_models.default_fields.json")
+def test_default_model_row_has_the_hubs_default_keys(hub: FakeHub) -> None:
+    shape = load_fixture("list_models.default_fields.json")
     hub.add_repo("model", "acme/m", pipeline_tag="text-generation", library_name="transformers")
 
     row = raw_get(hub, "/api/models").json()[0]
 
-    assert list(row) == list(recorded[0]) == list(DEFAULT_LIST_FIELDS["model"])
+    assert list(row) == list(shape[0]) == list(DEFAULT_LIST_FIELDS["model"])
 
 
-def test_seeded_info_answers_the_recorded_body(hub: FakeHub) -> None:
-    recorded = load_fixture(BERT_FIXTURE)
-    hub.seed_fixture(BERT_FIXTURE)
+def test_seeded_info_answers_the_body_as_given(hub: FakeHub) -> None:
+    body = load_fixture(UNGATED_FIXTURE)
+    hub.seed_fixture(UNGATED_FIXTURE)
 
-    assert raw_get(hub, "/api/models/google-bert/bert-base-uncased").json() == recorded
+    assert raw_get(hub, "/api/models/northwind-ai/encoder-base-uncased").json() == body
 
 
-def test_rename_answers_like_the_recorded_307(hub: FakeHub) -> None:
-    recorded = load_fixture("redirect_307_expand.meta-llama--Meta-Llama-3.1-8B-Instruct.json")
-    redirect, target = (exchange["response"] for exchange in recorded["exchanges"])
-    old_id, new_id = "meta-llama/Meta-Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"
-    record = {**load_fixture(LLAMA_FIXTURE), "id": old_id, "modelId": old_id}
+def test_legacy_id_answers_like_the_hubs_307(hub: FakeHub) -> None:
+    (exchange,) = load_fixture("redirect_307.legacy-id.json")["exchanges"]
+    expected = exchange["response"]
+    record = {**load_fixture(UNGATED_FIXTURE), "id": "encoder-base-uncased"}
+    hub.add_repo("model", "encoder-base-uncased", **record)
+    hub.rename("encoder-base-uncased", "northwind-ai/encoder-base-uncased")
+
+    answer = raw_get(hub, "/api/models/encoder-base-uncased")
+
+    assert answer.status_code == expected["status"] == 307
+    assert answer.headers["Location"] == expected["headers"]["Location"]
+    assert answer.headers["Content-Type"] == expected["headers"]["Content-Type"]
+    assert answer.text == expected["body"]
+
+
+def test_rename_answers_like_the_hubs_307(hub: FakeHub) -> None:
+    exchanges = load_fixture("redirect_307_expand.renamed-repo.json")["exchanges"]
+    redirect, target = (exchange["response"] for exchange in exchanges)
+    old_id = "northwind-ai/Northwind-3.0-8B-Instruct"
+    new_id = "northwind-ai/Northwind-3-8B-Instruct"
+    record = {**load_fixture(GATED_FIXTURE), "id": old_id, "modelId": old_id}
     mapping = target["body"]["inferenceProviderMapping"]
     hub.add_repo("model", old_id, **record, inferenceProviderMapping=mapping)
     hub.rename(old_id, new_id)
@@ -312,14 +329,22 @@ def test_disabled_repo_raises_disabled_repo_error(hub: FakeHub, api: HfApi) -> N
 
 
 def test_gated_repo_metadata_is_readable(hub: FakeHub, api: HfApi) -> None:
-    hub.seed_fixture(LLAMA_FIXTURE)
+    hub.seed_fixture(GATED_FIXTURE)
     add_acme_models(hub, count=2)
 
-    llama = api.model_info("meta-llama/Llama-3.1-8B-Instruct")
+    manual = api.model_info("northwind-ai/Northwind-3-8B-Instruct")
     auto = api.model_info("acme/model-1")
 
-    assert (llama.gated, llama.card_data.license) == ("manual", "llama3.1")
-    assert "license:llama3.1" in llama.tags
+    assert manual.card_data is not None
+    card = manual.card_data.to_dict()
+    assert (manual.gated, card["license"], card["license_name"]) == (
+        "manual",
+        "other",
+        "northwind-community",
+    )
+    assert card["extra_gated_eu_disallowed"] is True
+    assert "Country" in card["extra_gated_fields"]
+    assert "license:other" in manual.tags
     assert auto.gated == "auto"
     assert auto.card_data.to_dict() == {
         "license": "other",

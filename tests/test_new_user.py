@@ -28,11 +28,11 @@ def tracker(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_readme_local_feed_walkthrough(tmp_path: Path, site: Site) -> None:
     home = tmp_path / "new-user"
     feeds = FIXTURES / "feeds"
-    url = site.put("/feed.xml", (feeds / "rss_hf_blog.xml").read_bytes())
+    url = site.put("/feed.xml", (feeds / "rss_lab_blog.xml").read_bytes())
 
     added = tracker(home, "sources", "add", "feed", url)
     baseline = tracker(home, "poll")
-    site.put("/feed.xml", (feeds / "rss_mistral_news.xml").read_bytes())
+    site.put("/feed.xml", (feeds / "rss_lab_news.xml").read_bytes())
     second = tracker(home, "poll")
     listed = tracker(home, "events", "--kind", "post.published", "--json")
 
@@ -41,7 +41,7 @@ def test_readme_local_feed_walkthrough(tmp_path: Path, site: Site) -> None:
     assert "20 new events" in second.stdout
     events = json.loads(listed.stdout)
     assert len(events) == 20
-    assert {e["subject"] for e in events} >= {"https://mistral.ai/news/shieldstral/"}
+    assert {e["subject"] for e in events} >= {"https://aurora-labs.example/news/guardrail/"}
     assert (home / "tracker.db").exists()
 
 
