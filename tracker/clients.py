@@ -52,8 +52,8 @@ class Clients:
             return feedparse.parse(body, url=url, content_type=content_type)
         for attempt in range(2):
             pool = self._parser_pool()
-            future = pool.submit(feedparse.parse, body, url=url, content_type=content_type)
             try:
+                future = pool.submit(feedparse.parse, body, url=url, content_type=content_type)
                 return future.result(timeout=PARSE_SECONDS)
             except FutureTimeout:
                 self._replace_parsers(pool, kill=True)

@@ -112,9 +112,10 @@ class Fetcher:
         headers = _conditional_headers(validators)
         if accept:
             headers["Accept"] = accept
+        until = time.monotonic() + self.deadline_seconds
         with deadline(self.deadline_seconds):
             for hop in range(self.settings.http_max_redirects + 1):
-                response = self._get_once(url, headers)
+                response = self._get_once(url, headers, until)
                 if response.status not in REDIRECT_STATUSES:
                     if response.not_modified and not headers.keys() & CONDITIONAL_HEADERS:
                         # Nothing was asked to be compared: a 304 here carries no feed, and
@@ -127,7 +128,7 @@ class Fetcher:
                 url = _redirect_target(url, response)
         raise FetchError(f"more than {self.settings.http_max_redirects} redirects")
 
-    def _get_once(self, url: str, headers: dict[str, str]) -> Response:
+    def _get_once(self, url: str, headers: dict[str, str], until: float) -> Response:
         host = (urlsplit(url).hostname or "").lower()
         with self._slot(host):
             self._count(requests=1)
@@ -151,13 +152,19 @@ class Fetcher:
             except BlockedAddressError as exc:
                 raise FetchError(f"refused: {exc}") from None
             except httpx.TimeoutException as exc:
+                if time.monotonic() >= until - 0.1:
+                    raise FetchError(
+                        f"the fetch took too long (more than {self.deadline_seconds:g}s in all) "
+                        f"fetching {host}"
+                    ) from None
                 raise FetchError(f"timed out ({_describe(exc)}) fetching {host}") from None
             except (httpx.HTTPError, httpcore.NetworkError) as exc:
                 raise FetchError(f"{_describe(exc)} fetching {host}") from None
             except (httpx.InvalidURL, ValueError) as exc:
-                # An address httpx cannot use (a malformed host, an odd port) is the source's
-                # problem, not the tracker's.
-                raise FetchError(f"invalid URL {url[:200]}: {_describe(exc)}") from None
+                # An address httpx cannot use (a malformed host, an odd port), in the request
+                # or in a redirect's Location (httpx reads it even when not following), is the
+                # source's problem, not the tracker's.
+                raise FetchError(f"invalid URL fetching {host}: {_describe(exc)}") from None
 
     def _read_capped(self, response: httpx.Response) -> bytes:
         chunks = list(
