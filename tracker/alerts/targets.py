@@ -10,6 +10,7 @@ send runs inside `guarded_scope()`, which checks every connection the plugin ope
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import logging
 import re
@@ -42,6 +43,12 @@ _DEFAULT_PARAMS = {
 }  # fmt: skip
 
 
+# Services that render Markdown in what apprise sends them as plain text.
+RENDERS_MARKDOWN = frozenset({"discord", "guilded", "fluxer", "mattermost", "zulip", "revolt"})
+# Services that put the title into an HTML body (other HTML services make it a subject).
+HTML_TITLE = frozenset({"telegram"})
+
+
 @dataclass(frozen=True)
 class Target:
     """A parsed apprise URL."""
@@ -62,11 +69,23 @@ class Target:
         return mask(self.plugin)
 
     @property
-    def body_format(self) -> NotifyFormat:
-        """The format the target renders: Markdown for chat apps, HTML for email, else text."""
+    def native_format(self) -> NotifyFormat:
+        """The format apprise sends in for this target (its first, or the URL's ?format=)."""
         supported = self.plugin.notify_format
         first = supported[0] if isinstance(supported, tuple) else supported
         return NotifyFormat(first)
+
+    @property
+    def body_format(self) -> NotifyFormat:
+        """The format messages are rendered in: what the service actually renders.
+
+        Mostly apprise's own, except for services that render Markdown in what apprise
+        sends as plain text (Discord's `content`, Mattermost's `text`): those get
+        escaped Markdown.
+        """
+        if schemas.family_name(self.plugin) in RENDERS_MARKDOWN:
+            return NotifyFormat.MARKDOWN
+        return self.native_format
 
 
 def parse(url: str) -> Target:
@@ -240,6 +259,11 @@ def send(
         check_policy(target, allow_private=allow_private)
     except BlockedAddressError as exc:
         return Outcome(False, f"refused: {exc}")
+    if body_format == target.body_format:
+        # The body already speaks the service's dialect: apprise passes it through.
+        body_format = target.native_format
+    if body_format == NotifyFormat.HTML and schemas.family_name(target.plugin) in HTML_TITLE:
+        title = html.escape(title, quote=False)
     refused: list[str] = []
     with _ThreadLogCapture() as captured, ExitStack() as stack:
         if not allow_private:
