@@ -50,6 +50,7 @@ class HttpSink:
     redirect_status: int = 302
     reply: bytes = b'{"ok": true, "success": true, "code": 0, "status": "ok", "id": 1}'
     tls: Path | None = None  # a PEM file with certificate and key
+    extra_headers: dict[str, str] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -97,6 +98,8 @@ class HttpSink:
             handler.end_headers()
             return
         handler.send_response(200)
+        for name, value in self.extra_headers.items():
+            handler.send_header(name, value)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(self.reply)))
         handler.end_headers()

@@ -28,7 +28,7 @@ def api_token(settings: Settings) -> tuple[str, bool]:
     path = Path(settings.home) / "api-token"
     if path.exists():
         return path.read_text().strip(), False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
     path.touch(mode=0o600)
     path.write_text(token + "\n")
