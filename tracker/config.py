@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     dispatch_every_seconds: float = Field(default=5.0, gt=0)
     sweep_every_seconds: float = Field(default=30.0, gt=0)
 
+    # The web side: proxies whose X-Forwarded-For/-Proto are believed (addresses or
+    # networks, comma-separated), Strict-Transport-Security max-age (0: not sent), and
+    # failed sign-ins one client may make per minute.
+    trusted_proxies: str = ""
+    hsts_seconds: int = Field(default=0, ge=0)
+    login_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
+
     # Shared secret of Hugging Face webhooks (sent as X-Webhook-Secret); unset: hooks off.
     webhook_secret: str | None = None
     # Alert delivery: attempts before giving up, first retry delay (doubling each time),
