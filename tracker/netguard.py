@@ -78,7 +78,13 @@ def resolve(host: str, port: int) -> list[str]:
 
 def check_host(host: str, port: int) -> list[str]:
     """The host's addresses, or BlockedAddressError if any of them is not public."""
-    addresses = resolve(host, port)
+    literal = literal_host(host)
+    try:
+        ipaddress.ip_address(literal.split("%", 1)[0])
+    except ValueError:
+        addresses = resolve(host, port)
+    else:
+        addresses = [literal]  # an address literal needs no lookup to be judged
     for address in addresses:
         if not is_public(address):
             shown = host if host == address else f"{host} ({address})"
