@@ -79,7 +79,9 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+        return _error(
+            request, exc.status_code, str(exc.detail), dict(exc.headers) if exc.headers else None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

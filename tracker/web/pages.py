@@ -372,15 +372,15 @@ def login(
 ) -> Response:
     wait = guard.login_retry_after(request)
     if wait:
-        response = render(
+        refused = render(
             request,
             "login.html",
             status_code=429,
             next=_local(next),
             error=f"Too many failed sign-ins: try again in {wait} s.",
         )
-        response.headers["Retry-After"] = str(wait)
-        return response
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     if not guard.token_matches(token.strip()):
         guard.login_failed(request)
         return render(
