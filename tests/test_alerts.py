@@ -929,7 +929,8 @@ def test_email_of_entry_with_javascript_link_links_only_to_the_event(
 ) -> None:
     message = hostile_email(db, site, mailbox, "javascript:alert(1)")
 
-    assert message["Subject"] == HOSTILE_TITLE  # a header: plain text, nothing renders it
+    # A header: plain text, nothing renders it (link syntax is broken up by a zero-width space).
+    assert message["Subject"].replace(messages.ZWSP, "") == HOSTILE_TITLE
     html = message.get_body(("html",)).get_content()
     hrefs = [attrs.get("href") for tag, attrs in Tags(html).tags if tag == "a"]
     (delivery,) = deliveries(db)
@@ -966,7 +967,7 @@ def test_markdown_body_escapes_untrusted_text() -> None:
     assert not [t for t in tokens if t.type in ("html_inline", "html_block", "code_inline")]
     emphasis = [t for t in tokens if t.type in ("em_open", "strong_open")]
     assert len(emphasis) == 1  # the template's own bold around the change line
-    text = "".join(t.content for t in tokens if t.type == "text")
+    text = "".join(t.content for t in tokens if t.type == "text").replace(messages.ZWSP, "")
     assert "*bold* <script>alert(1)</script> [x](javascript:alert(1))" in text
     assert "org/*name*_[x](javascript:alert(1))" in text
     assert "Lab_[Blog]" in text

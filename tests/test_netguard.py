@@ -99,3 +99,40 @@ def test_url_is_tidied() -> None:
 
     assert normalize_http_url("  HTTPS://Lab.Example.COM  ", allowed) == "https://lab.example.com/"
     assert normalize_http_url("https://lab.example/feed#top", allowed) == "https://lab.example/feed"
+
+
+# Addresses that carry an IPv4 address inside an IPv6 one, and ranges that are never a
+# public destination.
+EMBEDDING_LOCAL = [
+    "64:ff9b::7f00:1",  # NAT64 well-known prefix, 127.0.0.1
+    "64:ff9b::a9fe:a9fe",  # NAT64, the cloud metadata address
+    "64:ff9b:1::808:808",  # local-use NAT64: translated by the operator's own gateway
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+    "::127.0.0.1",  # IPv4-compatible
+    "::10.0.0.1",
+    "::ffff:0:7f00:1",  # SIIT
+    "::ffff:0:a00:1",
+    "fec0::1",  # site-local
+    "192.0.0.9",
+    "192.0.0.170",
+    "2001::1",  # Teredo
+]
+
+
+@pytest.mark.parametrize("address", EMBEDDING_LOCAL)
+def test_addresses_leading_to_local_ipv4_are_not_public(address: str) -> None:
+    assert not is_public(address)
+
+
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:0:808:808", "::8.8.8.8"]
+)
+def test_addresses_leading_to_public_ipv4_are_public(address: str) -> None:
+    assert is_public(address)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "2002:7f00:1::1", "::ffff:0:7f00:1"])
+def test_feed_on_an_embedding_address_is_refused(guarded: Settings, address: str) -> None:
+    with pytest.raises(UserError, match="TRACKER_ALLOW_PRIVATE_NETWORKS"):
+        normalize_http_url(f"http://[{address}]/feed.xml", guarded)

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # burst of requests for one source is one poll; the API waits this long for the result.
     poll_request_delay_seconds: float = Field(default=0.5, ge=0, le=60)
     api_poll_wait_seconds: float = Field(default=90.0, ge=0, le=3600)
+    # The web side: proxies whose X-Forwarded-For/-Proto are believed (addresses or
+    # networks, comma-separated), Strict-Transport-Security max-age (0: not sent), and
+    # failed sign-ins one client may make per minute.
+    trusted_proxies: str = ""
+    hsts_seconds: int = Field(default=0, ge=0)
+    login_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
 
     # Shared secret of Hugging Face webhooks (sent as X-Webhook-Secret); unset: hooks off.
     webhook_secret: str | None = None

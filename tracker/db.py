@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +37,7 @@ def create_db_engine(settings: Settings) -> Engine:
 
 def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(url.database).expanduser())
     # A connection per polling thread: SQLite connections are cheap, waiting for one is not.
     engine = sa.create_engine(
         url,
@@ -67,6 +68,16 @@ def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def private_file(path: Path) -> None:
+    """Create the database file (and its folder) readable by its owner only: it holds
+    credentials in clear. SQLite gives its -wal and -shm files the same mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 class Database:

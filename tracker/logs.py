@@ -3,12 +3,18 @@
 `source_id` and `task_id` live in context variables set by the poller and the Celery
 tasks; a filter copies them onto each record. TRACKER_LOG_FORMAT=json prints one JSON
 object per line for log shippers.
+
+Every line is redacted before it is written, whichever logger made it (urllib3, httpx,
+apprise, huggingface_hub, ours): at DEBUG those log request lines, and alert URLs carry
+their credentials in query strings (`?token=`, `?pushkey=`), in the user part and in
+webhook paths.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -19,6 +25,50 @@ TASK_ID: ContextVar[str | None] = ContextVar("task_id", default=None)
 TEXT_FORMAT = (
     "%(asctime)s %(levelname)s %(name)s [source=%(source_id)s task=%(task_id)s] %(message)s"
 )
+
+
+# `name=value` where the name says credential: ?token=, &apikey=, pushkey=, sig=, ...
+_SECRET_PARAM = re.compile(
+    r"(?P<lead>[?&;\s\"'(]|^)(?P<name>[\w.+-]*(?:token|key|secret|pass|auth(?!or)|sig|session)"
+    r"[\w.-]*)=(?P<value>[^&\s\"'#;)]+)",
+    re.IGNORECASE,
+)
+# The password of a URL's user part.
+_USERINFO = re.compile(r"(?P<lead>[a-z][\w+.-]*://[^/\s:@]*):[^@/\s]+@", re.IGNORECASE)
+# Webhook paths: every segment after a marker is a credential.
+_HOOK_PATH = re.compile(
+    r"(?P<lead>/(?:hooks?|webhooks?|services|catch|triggers?|incoming|bot|message/push)"
+    r"(?=[/\d]))(?P<rest>(?:/?[^\s/?#\"']+)+)",
+    re.IGNORECASE,
+)
+# Telegram puts the bot token in the path: /bot123456:ABC.../sendMessage
+_BOT_TOKEN = re.compile(r"/bot\d+:[\w-]+")
+# A long random-looking path segment (a token, not a word).
+_LONG_TOKEN = re.compile(r"(?<=/)(?=[\w-]{24,})(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]+")
+
+
+def redact(text: str) -> str:
+    """Text with the credentials of any URL in it replaced by `****`."""
+    text = _USERINFO.sub(lambda m: m.group("lead") + ":****@", text)
+    text = _SECRET_PARAM.sub(lambda m: f"{m.group('lead')}{m.group('name')}=****", text)
+    text = _BOT_TOKEN.sub("/bot****", text)
+    text = _HOOK_PATH.sub(lambda m: m.group("lead") + "/****", text)
+    return _LONG_TOKEN.sub("****", text)
+
+
+class RedactFilter(logging.Filter):
+    """Rewrites each record's message with its credentials masked (on the handler, so
+    every logger's records pass through it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 
 class ContextFilter(logging.Filter):
@@ -52,6 +102,7 @@ def configure(level: str = "WARNING", fmt: str = "text") -> None:
     handler.tracker = True  # type: ignore[attr-defined]
     handler.setLevel(level.upper())  # libraries that set their own logger levels stay quiet
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level.upper())

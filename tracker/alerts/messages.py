@@ -1,8 +1,10 @@
 """Alert messages rendered from the templates in `templates/`: Markdown, plain text, HTML.
 
-Everything in an event came from the outside world (feed titles, model card fields): the
-Markdown filter escapes it, HTML templates autoescape it, and only http(s) URLs become
-links.
+Everything in an event came from the outside world (feed titles, model card fields). In
+every format, mentions are neutralised first (`@everyone`, `@here`, `@room`, `@channel`,
+Slack's `<!channel>` and Discord's `<@&role>` get a zero-width space after `@`, `<` or `!`
+so no service pings anyone) and link syntax is broken up; then the Markdown filter
+escapes the text, HTML templates autoescape it, and only http(s) URLs become links.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 FORMATS = {"markdown": "md", "text": "txt", "html": "html"}
 SHOWN_IN_BATCH = 50
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+ZWSP = "\u200b"
+# `@name` at the start of a word (not the middle of an e-mail address), `<@`, `<!`, `<#`.
+_MENTION = re.compile(r"(?<![\w.+-])@(?=[\w&!])|<(?=[@!#])")
+# `[text](url)`: a Markdown link in any dialect that renders one.
+_LINK = re.compile(r"\](?=\()")
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,13 @@ def _environment() -> Any:
 
 def markdown_escape(text: object) -> str:
     """Text that Markdown shows as is: no emphasis, links, HTML or headings from outside."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    return _MD_SPECIAL.sub(r"\\\1", neutralise(text))
+
+
+def neutralise(text: object) -> str:
+    """Untrusted text that pings no one and makes no link, in any chat service's syntax."""
+    value = _MENTION.sub(lambda m: m.group(0) + ZWSP, str(text))
+    return _LINK.sub("]" + ZWSP, value)
 
 
 def markdown_url(url: str) -> str:
@@ -98,12 +111,12 @@ def _view(event: Event, sources: Mapping[int, str], public_url: str) -> dict[str
         "id": event.id,
         "kind": event.kind,
         "severity": event.severity,
-        "title": event.title,
-        "subject": event.subject,
+        "title": neutralise(event.title),
+        "subject": neutralise(event.subject),
         "url": safe_url(event.url),
-        "changes": _details(event),
-        "summary": str(event.data.get("summary") or ""),
-        "source": sources.get(event.source_id or 0, f"source {event.source_id}"),
+        "changes": [neutralise(line) for line in _details(event)],
+        "summary": neutralise(event.data.get("summary") or ""),
+        "source": neutralise(sources.get(event.source_id or 0, f"source {event.source_id}")),
         "event_link": f"{public_url.rstrip('/')}/events/{event.id}",
         "detected_at": event.detected_at.strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -120,7 +133,7 @@ def render_event(event: Event, fmt: str, *, sources: Mapping[int, str], public_u
 
 def _title(title: str, fmt: str) -> str:
     # Several services put the title into a Markdown body (`# title`): escape it there too.
-    return markdown_escape(title) if fmt == "markdown" else title
+    return markdown_escape(title) if fmt == "markdown" else neutralise(title)
 
 
 def render_batch(

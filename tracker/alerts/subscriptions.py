@@ -37,11 +37,12 @@ class SubscriptionSpec:
 def add(session: Session, spec: SubscriptionSpec, settings: Settings) -> Subscription:
     """Check a spec and store it; UserError (nothing stored) when anything is wrong."""
     target = targets.parse(spec.url)
-    if not settings.allow_private_networks:
-        try:
+    try:
+        targets.check_policy(target, allow_private=settings.allow_private_networks)
+        if not settings.allow_private_networks:
             targets.check_guard(target)
-        except BlockedAddressError as exc:
-            raise UserError(f"refused {target.masked}: {exc}") from None
+    except BlockedAddressError as exc:
+        raise UserError(f"refused {target.masked}: {exc}") from None
     if spec.min_severity not in SEVERITIES:
         raise UserError(f"unknown severity {spec.min_severity!r}: use {', '.join(SEVERITIES)}")
     if spec.digest is not None and spec.digest not in DIGESTS:

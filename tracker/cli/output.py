@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -24,13 +25,39 @@ KindOption = Annotated[
     ),
 ]
 
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+# Control characters (ESC sequences that clear the screen, recolour it or plant OSC 8
+# hyperlinks; NUL, backspace, carriage return) and bidirectional overrides, which make
+# text read differently from what it is. Tabs and newlines stay.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_controls(text: str) -> str:
+    """Text from outside, safe to print on a terminal."""
+    return _CONTROL.sub("", text)
+
+
+class _CleanConsole(Console):
+    """A console that strips control characters from every string it renders (plain
+    prints and table cells alike) before its own styling is applied."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(strip_controls(text), **kwargs)
+
+
+console = _CleanConsole(
+    highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000
+)
+errors = _CleanConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(value: Any) -> None:
     """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(_plain(value), indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(_plain(value), indent=2, ensure_ascii=False)
+    # json escapes C0 controls; C1 and bidirectional controls would reach the terminal raw.
+    text = re.sub(
+        "[\x7f-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group()):04x}", text
+    )
+    sys.stdout.write(text + "\n")
 
 
 def _plain(value: Any) -> Any:

@@ -30,7 +30,7 @@ def beat(ctx: typer.Context) -> None:
     state = app_context(ctx)
     _log_at_info(state.settings)
     upgrade(state.db.engine)
-    state.settings.home.mkdir(parents=True, exist_ok=True)  # the beat keeps its state there
+    state.settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the beat keeps its state
     app = create_celery(state.settings)
     app.start(["beat", "--loglevel", "INFO", *ctx.args])
 

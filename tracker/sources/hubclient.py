@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx2
 from huggingface_hub import DatasetInfo, HfApi, ModelInfo, SpaceInfo
@@ -78,6 +78,9 @@ class HubClient:
             )
             # The Link URL already carries the query (and the cursor).
             next_url, params = response.links.get("next", {}).get("url"), None
+            if next_url and not _same_origin(next_url, self.endpoint):
+                # The token goes to the configured endpoint only, whatever a page says.
+                raise FetchError(f"the Hub's next-page link leaves {self.endpoint}: refused")
         return repos
 
     def info(self, repo_type: str, repo_id: str) -> RepoState | Gone | Renamed:
@@ -201,6 +204,16 @@ def _repo_state(repo_type: str, info: ModelInfo | DatasetInfo | SpaceInfo) -> Re
         disabled=bool(info.disabled),
         created_at=info.created_at,
         last_modified=info.last_modified,
+    )
+
+
+def _same_origin(url: str, endpoint: str) -> bool:
+    a, b = urlsplit(url), urlsplit(endpoint)
+    ports = {"http": 80, "https": 443}
+    return (a.scheme, a.hostname, a.port or ports.get(a.scheme)) == (
+        b.scheme,
+        b.hostname,
+        b.port or ports.get(b.scheme),
     )
 
 

@@ -16,7 +16,14 @@ from tracker.catalog import SourceSpec
 from tracker.durations import parse_duration
 from tracker.eventlog import query
 from tracker.models import MAX_ID, EventPublic, SourcePublic, SubscriptionPublic
-from tracker.web.deps import DatabaseDep, EventQuery, PollsDep, SessionDep, WriteAccess
+from tracker.web.deps import (
+    DatabaseDep,
+    EventQuery,
+    PollsDep,
+    ReadAccess,
+    SessionDep,
+    WriteAccess,
+)
 
 router = APIRouter(prefix="/api", tags=["api"])
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -127,7 +134,7 @@ class SubscriptionCreate(BaseModel):
     name: str | None = Field(default=None, max_length=300)
 
 
-@router.get("/subscriptions", response_model=list[SubscriptionPublic])
+@router.get("/subscriptions", response_model=list[SubscriptionPublic], dependencies=[ReadAccess])
 def list_subscriptions(db_session: SessionDep) -> list[SubscriptionPublic]:
     """Every subscription, URLs masked."""
     return [
@@ -135,7 +142,9 @@ def list_subscriptions(db_session: SessionDep) -> list[SubscriptionPublic]:
     ]
 
 
-@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
+@router.get(
+    "/subscriptions/{subscription_id}", response_model=SubscriptionPublic, dependencies=[ReadAccess]
+)
 def get_subscription(subscription_id: PathId, db_session: SessionDep) -> SubscriptionPublic:
     """One subscription, URL masked."""
     return subscriptions.public(db_session, subscriptions.get(db_session, subscription_id))

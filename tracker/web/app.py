@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -50,7 +51,12 @@ def create_app(
     )
     app.state.db = db or Database(settings)
     app.state.polls = polls or requested_polls(app.state.db)
-    app.state.guard = Guard(token or api_token(settings)[0])
+    app.state.guard = Guard(
+        token or api_token(settings)[0],
+        home=Path(settings.home),
+        trusted_proxies=settings.trusted_proxies,
+        login_attempts_per_minute=settings.login_attempts_per_minute,
+    )
     app.state.metrics = registry_for(app.state.db)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
@@ -67,6 +73,10 @@ def create_app(
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if settings.hsts_seconds and app.state.guard.is_https(request):
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={settings.hsts_seconds}"
+            )
         return response
 
     @app.exception_handler(UserError)
@@ -106,6 +116,7 @@ def create_app(
         """Prometheus metrics: polls, failures, events by kind, deliveries by status."""
         return Response(generate_latest(app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
@@ -123,6 +134,47 @@ def requested_polls(db: Database) -> PollService:
     service = PollService(db, sender=BackgroundSender(db))
     service.runner = LocalRunner(service)
     return service
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document, saying what the server really answers: the bearer scheme on
+    what needs it, 401 and 404 where they happen, and the 422 body as `{"detail": text}`."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The API token (TRACKER_API_TOKEN, or the one `tracker serve` prints)",
+    }
+    schemas = components.setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "properties": {"detail": {"type": "string", "title": "Detail"}},
+        "required": ["detail"],
+        "title": "Error",
+    }
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses or operation.get("parameters") or "requestBody" in operation:
+                responses["422"] = {"description": "Invalid request", "content": error}
+            needs_token = path.startswith("/api/subscriptions") or method != "get"
+            if path.startswith("/api/") and needs_token:
+                operation["security"] = [{"bearer": []}]
+                responses["401"] = {"description": "No valid API token", "content": error}
+            if "{" in path:
+                responses["404"] = {"description": "No such item", "content": error}
+            if method != "get" and path.startswith("/api/"):
+                responses.setdefault("400", {"description": "Refused input", "content": error})
+    app.openapi_schema = schema
+    return schema
 
 
 def _error(request: Request, code: int, message: str, headers: dict | None = None) -> Response:

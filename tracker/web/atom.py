@@ -28,12 +28,14 @@ def events_atom(
 ) -> Response:
     """The newest matching events as Atom 1.0 (the event log's filters)."""
     events = query(db_session, replace(wanted, limit=limit))
-    base = str(request.base_url).rstrip("/")
+    # Absolute links come from the configured public URL, never from the Host header.
+    base = request.app.state.db.settings.public_url.rstrip("/")
+    self_link = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     _text(feed, "title", "release-tracker events")
     _text(feed, "id", f"{base}/events.atom")
-    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=str(request.url))
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_link)
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=f"{base}/")
     updated = events[0].detected_at if events else datetime.now(UTC)
     _text(feed, "updated", updated.isoformat())

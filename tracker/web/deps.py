@@ -59,6 +59,11 @@ def require_token(request: Request) -> None:
     request.app.state.guard.require_bearer_or_session(request)
 
 
+def require_reader(request: Request) -> None:
+    """Subscription reads: a bearer token, or a signed-in browser."""
+    request.app.state.guard.require_reader(request)
+
+
 def event_filter(
     kind: Annotated[list[str] | None, Query(description="A kind or a family like access.*")] = None,
     source: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -84,3 +89,4 @@ SessionDep = Annotated[Session, Depends(session)]
 GuardDep = Annotated[Guard, Depends(guard)]
 PollsDep = Annotated[PollService, Depends(polls)]
 WriteAccess = Depends(require_token)
+ReadAccess = Depends(require_reader)

@@ -39,13 +39,19 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         "request": request,
         "signed_in": guard.signed_in(request),
         "csrf": guard.csrf_token(request),
-        "message": request.query_params.get("msg", ""),
+        # Only what this application wrote: `?msg=` is signed by `back()`.
+        "message": guard.message(request),
     }
-    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+    response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+    if context["csrf"] or name == "login.html":
+        # A page with a CSRF token (or the sign-in form) is never kept by a cache.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
-def back(path: str, message: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?{urlencode({'msg': message})}", status.HTTP_303_SEE_OTHER)
+def back(request: Request, path: str, message: str) -> RedirectResponse:
+    signed = request.app.state.guard.sign_message(message)
+    return RedirectResponse(f"{path}?{urlencode({'msg': signed})}", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -193,7 +199,7 @@ def add_source_form(
             source = catalog.add(db_session, spec)
     except UserError as exc:
         return _sources_view(request, db, form=form, error=str(exc))
-    return back("/sources", f"Added source {source.id}: {source.target}")
+    return back(request, "/sources", f"Added source {source.id}: {source.target}")
 
 
 @router.post("/sources/{source_id}/remove")
@@ -207,7 +213,7 @@ def remove_source_form(
     guard.require_form(request, csrf)
     with db.session() as db_session:
         source = catalog.remove(db_session, source_id)
-    return back("/sources", f"Removed source {source_id}: {source.target}")
+    return back(request, "/sources", f"Removed source {source_id}: {source.target}")
 
 
 @router.post("/sources/{source_id}/poll")
@@ -228,11 +234,14 @@ def poll_source_form(
         message = f"Polled source {source_id}: {outcome['events']} new events"
     else:
         message = f"Polling source {source_id} failed: {outcome['error']}"
-    return back("/sources", message)
+    return back(request, "/sources", message)
 
 
 @router.get("/subscriptions", response_class=HTMLResponse)
-def subscriptions_page(request: Request, db: DatabaseDep) -> HTMLResponse:
+def subscriptions_page(request: Request, db: DatabaseDep, guard: GuardDep) -> Response:
+    if not guard.signed_in(request):
+        # Subscription URLs say where alerts go: only for those who hold the token.
+        return RedirectResponse("/login?next=/subscriptions", status.HTTP_303_SEE_OTHER)
     return _subscriptions_view(request, db)
 
 
@@ -291,7 +300,7 @@ def add_subscription_form(
             "name": name,
         }
         return _subscriptions_view(request, db, form=form, error=str(exc))
-    return back("/subscriptions", f"Added subscription {added.id}")
+    return back(request, "/subscriptions", f"Added subscription {added.id}")
 
 
 @router.post("/subscriptions/{subscription_id}/remove")
@@ -305,7 +314,7 @@ def remove_subscription_form(
     guard.require_form(request, csrf)
     with db.session() as db_session:
         subscriptions.remove(db_session, subscription_id)
-    return back("/subscriptions", f"Removed subscription {subscription_id}")
+    return back(request, "/subscriptions", f"Removed subscription {subscription_id}")
 
 
 @router.post("/subscriptions/{subscription_id}/test")
@@ -319,7 +328,7 @@ def send_test_form(
     guard.require_form(request, csrf)
     outcome = send_test(db, subscription_id)
     message = "Test alert sent" if outcome.ok else f"Test alert failed: {outcome.error}"
-    return back("/subscriptions", message)
+    return back(request, "/subscriptions", message)
 
 
 @router.get("/openness", response_class=HTMLResponse)
@@ -364,7 +373,19 @@ def login(
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    wait = guard.login_retry_after(request)
+    if wait:
+        refused = render(
+            request,
+            "login.html",
+            status_code=429,
+            next=_local(next),
+            error=f"Too many failed sign-ins: try again in {wait} s.",
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     if not guard.token_matches(token.strip()):
+        guard.login_failed(request)
         return render(
             request,
             "login.html",
@@ -379,7 +400,7 @@ def login(
         max_age=SESSION_DAYS * 86400,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=guard.is_https(request),
     )
     return response
 
@@ -387,6 +408,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, guard: GuardDep, csrf: Annotated[str, Form()] = "") -> Response:
     guard.require_form(request, csrf)
+    guard.sign_out(request)  # a copy of the cookie is no longer accepted either
     response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE)
     return response
