@@ -56,14 +56,24 @@ class Vocabulary:
 
     terms: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = ()
 
-    def named(self, text: str, start: int = 0, end: int | None = None) -> tuple[str, ...]:
+    def named(
+        self,
+        text: str,
+        start: int = 0,
+        end: int | None = None,
+        skip: tuple[tuple[int, int], ...] = (),
+    ) -> tuple[str, ...]:
         """The dimensions named in `text` by a phrase starting between `start` and `end`
-        (the whole text by default), in contract order."""
+        (the whole text by default) and outside the `skip` spans, in contract order."""
         end = len(text) if end is None else end
+
+        def counts(at: int) -> bool:
+            return start <= at < end and not any(a < at < b for a, b in skip)
+
         return tuple(
             dim
             for dim, patterns in self.terms
-            if any(start <= m.start() < end for p in patterns for m in p.finditer(text))
+            if any(counts(m.start()) for p in patterns for m in p.finditer(text))
         )
 
 
@@ -120,7 +130,10 @@ class Rule:
         start, end = clause_at(sentence, found.start())
         if self.dimensions:
             near = (max(start, found.start() - NEAR), min(end, found.end() + NEAR))
-            return self.vocabulary.named(sentence, *near) or self.dimensions
+            # an aside between commas ("the model, trained on 2,000 GPUs, is ...") describes
+            commas = [m.start() for m in re.finditer(r",\s", sentence)]
+            asides = tuple(zip(commas, commas[1:], strict=False))
+            return self.vocabulary.named(sentence, *near, skip=asides) or self.dimensions
         return self.vocabulary.named(sentence, start, end) or self.vocabulary.named(sentence)
 
 

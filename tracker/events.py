@@ -25,6 +25,7 @@ KIND_SEVERITY: dict[str, str] = {
     "post.published": "notice",
     "page.changed": "notice",
     "disclosure.withheld": "warning",
+    "disclosure.regressed": "warning",
     "source.baselined": "info",
     "source.failing": "warning",
     "source.recovered": "info",

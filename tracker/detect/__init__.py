@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.disclosure import Rule, find_withheld
+from tracker.disclosure import Rule, find_withheld, withheld_dimensions
 from tracker.events import EventDraft
 
 
@@ -40,6 +40,10 @@ def withheld_event(cause: EventDraft, text: str, rules: tuple[Rule, ...]) -> Eve
             "sentence": first.sentence,
             "rule": first.rule,
             "cause": cause.kind,
-            "matches": [{"sentence": f.sentence, "rule": f.rule} for f in findings[:10]],
+            "matches": [
+                {"sentence": f.sentence, "rule": f.rule, "dimensions": list(f.dimensions)}
+                for f in findings[:10]
+            ],
+            "dimensions": withheld_dimensions(findings),
         },
     )
