@@ -18,6 +18,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +131,10 @@ class Rule:
         start, end = clause_at(sentence, found.start())
         if self.dimensions:
             near = (max(start, found.start() - NEAR), min(end, found.end() + NEAR))
-            # an aside between commas ("the model, trained on 2,000 GPUs, is ...") describes
+            # an aside between commas ("the model, trained on 2,000 GPUs, is ...") describes,
+            # it does not name what is restricted
             commas = [m.start() for m in re.finditer(r",\s", sentence)]
-            asides = tuple(zip(commas, commas[1:], strict=False))
+            asides = tuple(pairwise(commas))
             return self.vocabulary.named(sentence, *near, skip=asides) or self.dimensions
         return self.vocabulary.named(sentence, start, end) or self.vocabulary.named(sentence)
 
