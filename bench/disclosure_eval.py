@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("first set", "tune"):
             for row in sets[name]:
                 for rule in rules:
-                    if any(rule.fires(s) for s in [row.text]):
+                    if rule.fires(row.text):
                         counts[rule.id][0 if row.withheld else 1] += 1
         for rid, (t, f) in counts.items():
             print(f"  {rid:32s} {t:3d} / {f:d}")
