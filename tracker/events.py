@@ -27,6 +27,7 @@ KIND_SEVERITY: dict[str, str] = {
     "post.published": "notice",
     "page.changed": "notice",
     "disclosure.withheld": "warning",
+    "disclosure.regressed": "warning",
     "source.baselined": "info",
     "source.failing": "warning",
     "source.recovered": "info",
@@ -35,12 +36,26 @@ KIND_SEVERITY: dict[str, str] = {
 KINDS = tuple(KIND_SEVERITY)
 
 
+class FrozenList(tuple[Any, ...]):
+    """A list made read-only: a tuple that still compares equal to the list it was."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list):
+            return list(self) == other
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+
 def freeze(value: Any) -> Any:
-    """A read-only copy of JSON-like data: mappings as views, lists as tuples."""
+    """A read-only copy of JSON-like data: mappings as views, lists as `FrozenList`s."""
     if isinstance(value, Mapping):
         return MappingProxyType({key: freeze(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(freeze(item) for item in value)
+        return FrozenList(freeze(item) for item in value)
     return value
 
 

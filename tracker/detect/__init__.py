@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tracker.disclosure import Rule, find_withheld
+from tracker.disclosure import Rule, find_withheld, withheld_dimensions
 from tracker.events import EventDraft
 
 
@@ -43,7 +43,11 @@ def withheld_event(
             "sentence": first.sentence,
             "rule": first.rule,
             "cause": cause.kind,
-            "matches": [{"sentence": f.sentence, "rule": f.rule} for f in findings[:10]],
+            "matches": [
+                {"sentence": f.sentence, "rule": f.rule, "dimensions": list(f.dimensions)}
+                for f in findings[:10]
+            ],
+            "dimensions": withheld_dimensions(findings),
             **data,
         },
     )
