@@ -156,7 +156,17 @@ def table(name: str, s: Score, markdown: bool) -> list[str]:
     tp, fp, fn = sum(s.tp.values()), sum(s.fp.values()), sum(s.fn.values())
     p, r = ratio(tp, tp + fp), ratio(tp, tp + fn)
     f1 = 2 * p * r / (p + r) if p and r else None
-    total = ("all (micro)", tp, fp, fn, p, r, f1, sum(s.fp_arguable.values()), sum(s.evidence_ok.values()))
+    total = (
+        "all (micro)",
+        tp,
+        fp,
+        fn,
+        p,
+        r,
+        f1,
+        sum(s.fp_arguable.values()),
+        sum(s.evidence_ok.values()),
+    )
     head = f"{name}: {s.docs} documents, open controls clean {s.open_clean}/{s.open_docs}"
     lines = [head]
     if markdown:
@@ -167,18 +177,15 @@ def table(name: str, s: Score, markdown: bool) -> list[str]:
         ]
         for row in [*rows, total]:
             c, tp_, fp_, fn_, p_, r_, f_, arg, ev = row
-            lines.append(
-                f"| {c} | {tp_} | {fp_} | {fn_} | {fmt(p_)} | {fmt(r_)} | {fmt(f_)} | {arg} | {ev}/{tp_} |"
-            )
+            cells = [str(x) for x in (c, tp_, fp_, fn_, fmt(p_), fmt(r_), fmt(f_), arg)]
+            lines.append("| " + " | ".join([*cells, f"{ev}/{tp_}"]) + " |")
     else:
-        lines.append(
-            f"  {'clause':<20} {'TP':>3} {'FP':>3} {'FN':>3} {'prec':>5} {'rec':>5} {'F1':>5} {'FParg':>5} {'evid':>6}"
-        )
+        head_cells = ("TP", "FP", "FN", "prec", "rec", "F1", "FParg")
+        lines.append(f"  {'clause':<20} " + " ".join(f"{h:>5}" for h in head_cells) + "   evid")
         for row in [*rows, total]:
             c, tp_, fp_, fn_, p_, r_, f_, arg, ev = row
-            lines.append(
-                f"  {c:<20} {tp_:>3} {fp_:>3} {fn_:>3} {fmt(p_):>5} {fmt(r_):>5} {fmt(f_):>5} {arg:>5} {ev:>3}/{tp_:<2}"
-            )
+            shown = (tp_, fp_, fn_, fmt(p_), fmt(r_), fmt(f_), arg)
+            lines.append(f"  {c:<20} " + " ".join(f"{x:>5}" for x in shown) + f"  {ev:>3}/{tp_}")
     return lines
 
 
@@ -197,7 +204,9 @@ def versions(corpus: Path, *, show_held: bool, skip_held: bool) -> tuple[int, in
         held = any(i in HELD_ASIDE for i in pair.get("corpus_ids", []))
         name = f"{Path(pair['older']).name} -> {Path(pair['newer']).name}"
         if ok or (held and not show_held):
-            lines.append(f"  {'ok ' if ok else 'BAD'} {name}" + (" (held-aside text)" if held else ""))
+            lines.append(
+                f"  {'ok ' if ok else 'BAD'} {name}" + (" (held-aside text)" if held else "")
+            )
         else:
             lines.append(
                 f"  BAD {name}: added {added} (want {pair['clauses_added']}), "
@@ -210,7 +219,7 @@ def redos() -> list[str]:
     """Patterns slower than 50 ms on long adversarial strings."""
     words = (
         "not use output results to train improve model license request more than 700 million "
-        "monthly active users revenue exceeds $1 display \"Built with\" name include at the "
+        'monthly active users revenue exceeds $1 display "Built with" name include at the '
         "beginning may terminate if breach violat policy incorporated by reference update "
         "these terms granted at discretion redistribute weights located in the EU "
     )
@@ -230,11 +239,16 @@ def redos() -> list[str]:
                 pattern.search(text[:2000])
                 spent = time.perf_counter() - started
                 if spent > 0.05:
-                    slow.append(f"  {rule.id}: {spent * 1000:.0f} ms on a {len(text)}-char input: {pattern.pattern[:80]}")
+                    slow.append(
+                        f"  {rule.id}: {spent * 1000:.0f} ms on a {len(text)}-char input: "
+                        f"{pattern.pattern[:80]}"
+                    )
     started = time.perf_counter()
     for text in hostile:
         find_clauses(text)
-    slow.append(f"  whole recogniser on {len(hostile)} hostile texts: {time.perf_counter() - started:.2f} s")
+    slow.append(
+        f"  whole recogniser on {len(hostile)} hostile texts: {time.perf_counter() - started:.2f} s"
+    )
     return slow
 
 
@@ -273,7 +287,9 @@ def main() -> int:
         right, pairs, lines = versions(
             args.corpus, show_held=args.show_held, skip_held=args.skip_held
         )
-        out.append(f"versions pairs with exactly the labelled clauses added/removed: {right}/{pairs}")
+        out.append(
+            f"versions pairs with exactly the labelled clauses added/removed: {right}/{pairs}"
+        )
         out += lines
     if args.redos:
         out.append("")
@@ -284,7 +300,9 @@ def main() -> int:
     if held_score is not None and (args.min_precision or args.min_recall):
         tp, fp, fn = (sum(c.values()) for c in (held_score.tp, held_score.fp, held_score.fn))
         p, r = ratio(tp, tp + fp) or 0.0, ratio(tp, tp + fn) or 0.0
-        if (args.min_precision and p < args.min_precision) or (args.min_recall and r < args.min_recall):
+        if (args.min_precision and p < args.min_precision) or (
+            args.min_recall and r < args.min_recall
+        ):
             return 1
     return 0
 

@@ -99,9 +99,9 @@ def test_a_sentence_knows_where_it_is_in_the_input() -> None:
 
 
 def test_quotes_and_dashes_are_ascii_for_the_rules_only() -> None:
-    (only,) = sentences("Display “Built with Orca” – always.")
+    (only,) = sentences("Display “Built with Orca” \u2013 always.")
 
-    assert only.text == "Display “Built with Orca” – always."
+    assert only.text == "Display “Built with Orca” \u2013 always."
     assert only.match == 'Display "Built with Orca" - always.'
 
 
@@ -121,7 +121,10 @@ POSITIVE = [
         "If your services have more than 50 million monthly active users, you must obtain a "
         "separate license from us.",
     ),
-    ("user_cap", "Organisations whose annual revenue is above $10 million need a commercial license."),
+    (
+        "user_cap",
+        "Organisations whose annual revenue is above $10 million need a commercial license.",
+    ),
     (
         "attribution",
         'Products built on the model must prominently display "Built with Orca" in their '
@@ -321,8 +324,14 @@ def test_a_broken_rule_file_is_one_clear_error(tmp_path: Path, body: str, messag
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/", "apache-2.0"),
-        ("MIT License\n\nPermission is hereby granted, free of charge, to any person obtaining", "mit"),
+        (
+            "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/",
+            "apache-2.0",
+        ),
+        (
+            "MIT License\n\nPermission is hereby granted, free of charge, to any person obtaining",
+            "mit",
+        ),
         ("This license is based on the Apache License, Version 2.0, with changes.", None),
         ("Creative Commons Attribution-NonCommercial 4.0 International", None),
         ("Some community license.", None),

@@ -25,6 +25,13 @@ KIND_SEVERITY: dict[str, str] = {
     "post.published": "notice",
     "page.changed": "notice",
     "disclosure.withheld": "warning",
+    # Closing-up intelligence. The two *.terms_changed kinds are warnings when the terms got
+    # stricter and notices otherwise: detection sets the severity of each event explicitly.
+    "access.terms_changed": "warning",
+    "license.terms_changed": "warning",
+    "content.withdrawn": "warning",
+    "lineage.exposed": "warning",
+    "disclosure.regressed": "warning",
     "source.baselined": "info",
     "source.failing": "warning",
     "source.recovered": "info",
@@ -54,10 +61,17 @@ class EventDraft:
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # Set only where a kind's severity depends on the change (terms got stricter or looser);
+    # otherwise the kind decides.
+    severity_override: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.severity_override is not None and self.severity_override not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity_override!r}")
 
     @property
     def severity(self) -> str:
-        return KIND_SEVERITY[self.kind]
+        return self.severity_override or KIND_SEVERITY[self.kind]
 
     def key(self, source_id: int | None) -> str:
         """A stable digest of (source, kind, subject, fingerprint)."""

@@ -14,9 +14,10 @@ Everything here is pure: text in, findings out.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -108,7 +109,9 @@ class ClauseFinding:
     clause: str
     evidence: str
     rule: str
-    span: tuple[int, int]
+    # Where the evidence sentence sits in the text read (not part of a finding's identity:
+    # a finding rebuilt from its stored form has no text to point into).
+    span: tuple[int, int] = field(default=(0, 0), compare=False)
 
     @property
     def words(self) -> str:
@@ -169,11 +172,16 @@ def _rule(raw: object, where: str) -> Rule:
 # --------------------------------------------------------------------------- sentences
 
 _BLOCK_TAGS = frozenset(
-    "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table blockquote section article hr pre dd dt dl"
-    " td th header footer".split()
-)
+    {
+        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
+        "blockquote", "section", "article", "hr", "pre", "dd", "dt", "dl", "td", "th", "header",
+        "footer",
+    }
+)  # fmt: skip
 # A tag name must be followed by a space, "/" or ">": `<https://...>` autolinks stay text.
-_TAG = re.compile(r"<!--(?:[^-]|-(?!->)){0,5000}-->|</?([A-Za-z][A-Za-z0-9]{0,15})(?=[\s/>])[^<>]{0,2000}>")
+_TAG = re.compile(
+    r"<!--(?:[^-]|-(?!->)){0,5000}-->|</?([A-Za-z][A-Za-z0-9]{0,15})(?=[\s/>])[^<>]{0,2000}>"
+)
 _MARKER = re.compile(
     r"""[ \t]*(?:[*_]{1,3}(?=\S))?          # bold around a section number: **1.1.**
     (?:[-*+•▪◦‣][ \t]+                        # bullets
@@ -185,25 +193,29 @@ _MARKER = re.compile(
 _HEADING = re.compile(r"[ \t]*#{1,6}[ \t]")
 _RULE_LINE = re.compile(r"[ \t]*(?:-{3,}|\*{3,}|_{3,}|={3,})[ \t]*$")
 _TABLE_ROW = re.compile(r"[ \t]*\|")
-_BOUNDARY = re.compile(r"[.!?][\"'”’)\]*_]*\s+(?=[\"'“‘(\[*_]*[A-Z0-9§])")
+# A sentence ends at . ! or ? (after closing quotes, brackets or emphasis) before a capital.
+_BOUNDARY = re.compile(r"[.!?][\"'\u201d\u2019)\]*_]*\s+(?=[\"'\u201c\u2018(\[*_]*[A-Z0-9\u00a7])")
 _TOKEN_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]{0,12})$")
 _ABBREVIATIONS = frozenset(
-    "e.g i.e etc inc ltd co corp no nos sec secs art para paras vs v mr mrs ms dr st u.s u.k"
-    " e.u jr sr approx incl fig cf al l.l.c llc s.a n.v b.v pty p.l.c plc".split()
-)
+    {
+        "e.g", "i.e", "etc", "inc", "ltd", "co", "corp", "no", "nos", "sec", "secs", "art", "para",
+        "paras", "vs", "v", "mr", "mrs", "ms", "dr", "st", "u.s", "u.k", "e.u", "jr", "sr",
+        "approx", "incl", "fig", "cf", "al", "l.l.c", "llc", "s.a", "n.v", "b.v", "pty", "p.l.c",
+        "plc",
+    }
+)  # fmt: skip
 
 _LINK = re.compile(r"!?\[([^\]]{0,500})\]\([^()\s]{0,2000}(?:\s+\"[^\"]{0,200}\")?\)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
 _EMPHASIS = re.compile(r"\*\*|__|~~|(?<![\w*])[*_](?=\S)|(?<=\S)[*_](?![\w*])")
 _HYPHEN_WRAP = re.compile(r"(?<=[A-Za-z])-[ \t]*\r?\n[ \t]*(?=[a-z])")
 _SPACES = re.compile(r"\s+")
+# Typographic quotes and dashes (as code points: they look like ASCII in an editor).
 _ASCII = str.maketrans(
-    {
-        "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
-        "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'",
-        "–": "-", "—": "-", "‑": "-", "‐": "-", "−": "-",
-    }
-)  # fmt: skip
+    dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"')
+    | dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'")
+    | dict.fromkeys("\u2013\u2014\u2011\u2010\u2212", "-")
+)
 
 
 def sentences(text: str) -> list[Sentence]:
@@ -232,7 +244,7 @@ def _mask_tags(text: str) -> str:
 
 def _blocks(masked: str) -> list[tuple[int, int]]:
     """Paragraphs, list items, headings and table rows as (start, end) offsets."""
-    blocks: list[tuple[int, int]] = []
+    blocks: list[tuple[int, int, bool]] = []  # (start, end, may continue across a blank line)
     start: int | None = None
     end = 0
     position = 0
@@ -241,22 +253,37 @@ def _blocks(masked: str) -> list[tuple[int, int]]:
         body = line.rstrip("\n")
         if not body.strip() or _RULE_LINE.match(body):
             if start is not None:
-                blocks.append((start, end))
+                blocks.append((start, end, True))
             start = None
             continue
         standalone = bool(_HEADING.match(body) or _TABLE_ROW.match(body))
         if start is not None and (standalone or _MARKER.match(body)):
-            blocks.append((start, end))
+            blocks.append((start, end, True))
             start = None
         if start is None:
             start = line_start + len(body) - len(body.lstrip())
         end = line_start + len(body.rstrip())
         if standalone:
-            blocks.append((start, end))
+            blocks.append((start, end, False))
             start = None
     if start is not None:
-        blocks.append((start, end))
-    return blocks
+        blocks.append((start, end, True))
+    return _rejoin(masked, blocks)
+
+
+def _rejoin(masked: str, blocks: list[tuple[int, int, bool]]) -> list[tuple[int, int]]:
+    """Join a paragraph cut in the middle of a sentence by a blank line (text extracted from
+    PDFs, or pasted): it ends without punctuation and the next one starts in lower case."""
+    joined: list[tuple[int, int]] = []
+    open_end = False
+    for start, end, prose in blocks:
+        first = masked[start]
+        if joined and open_end and prose and first.islower() and not _MARKER.match(masked, start):
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+        open_end = prose and (masked[end - 1].isalnum() or masked[end - 1] in ",-")
+    return joined
 
 
 def _split_block(text: str, masked: str, start: int, end: int) -> list[Sentence]:
@@ -279,7 +306,7 @@ def _split_block(text: str, masked: str, start: int, end: int) -> list[Sentence]
         cuts.append(boundary.end())
     cuts.append(len(block))
     found = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    for a, b in itertools.pairwise(cuts):
         shown = _clean(text[start + a : start + b])
         if shown and any(ch.isalnum() for ch in shown):
             found.append(Sentence(shown, shown.translate(_ASCII), start + a, start + b))
@@ -411,25 +438,39 @@ def _join(items: list[str]) -> str:
 
 # Signatures of the permissive licenses' own texts, matched near the start of a document
 # (a license "based on Apache 2.0" quotes the name further down, not as its title).
-_OPEN_TEXTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.IGNORECASE))
-    for name, pattern in (
-        ("apache-2.0", r"^\W{0,20}apache\s+license\W{0,5}\s*version\s+2\.0\b"),
-        ("mit", r"^.{0,400}?\bpermission\s+is\s+hereby\s+granted,\s+free\s+of\s+charge,\s+to\s+any\s+person\b"),
-        ("bsd-3-clause", r"^.{0,400}?\bredistribution\s+and\s+use\s+in\s+source\s+and\s+binary\s+forms\b(?=.{0,2000}\bneither\s+the\s+name\b)"),
-        ("bsd-2-clause", r"^.{0,400}?\bredistribution\s+and\s+use\s+in\s+source\s+and\s+binary\s+forms\b"),
-        ("isc", r"^.{0,400}?\bpermission\s+to\s+use,\s+copy,\s+modify,\s+and(?:/or)?\s+distribute\s+this\s+software\s+for\s+any\s+purpose\s+with\s+or\s+without\s+fee\b"),
-        ("cc-by-sa-4.0", r"^.{0,400}?\bcreative\s+commons\s+attribution[- ]sharealike\s+4\.0\s+international\b"),
-        ("cc-by-4.0", r"^.{0,400}?\bcreative\s+commons\s+attribution\s+4\.0\s+international\b"),
-        ("cc0-1.0", r"^.{0,400}?\bcc0\s+1\.0\s+universal\b"),
-        ("gpl-3.0", r"^.{0,200}?\bgnu\s+general\s+public\s+license\s+version\s+3\b"),
-        ("gpl-2.0", r"^.{0,200}?\bgnu\s+general\s+public\s+license\s+version\s+2\b"),
-        ("lgpl-3.0", r"^.{0,200}?\bgnu\s+lesser\s+general\s+public\s+license\s+version\s+3\b"),
-        ("agpl-3.0", r"^.{0,200}?\bgnu\s+affero\s+general\s+public\s+license\s+version\s+3\b"),
-        ("mpl-2.0", r"^.{0,200}?\bmozilla\s+public\s+license\s+version\s+2\.0\b"),
-        ("unlicense", r"^.{0,200}?\bthis\s+is\s+free\s+and\s+unencumbered\s+software\s+released\s+into\s+the\s+public\s+domain\b"),
-    )
-)  # fmt: skip
+_OPEN_SIGNATURES = (
+    # (license, how far into the text its title may start, the title or opening words)
+    ("apache-2.0", 20, "apache license version 2.0"),
+    ("mit", 400, "permission is hereby granted, free of charge, to any person"),
+    (
+        "isc",
+        400,
+        "permission to use, copy, modify, and/or distribute this software for any purpose",
+    ),
+    ("cc-by-sa-4.0", 400, "creative commons attribution-sharealike 4.0 international"),
+    ("cc-by-4.0", 400, "creative commons attribution 4.0 international"),
+    ("cc0-1.0", 400, "cc0 1.0 universal"),
+    ("gpl-3.0", 200, "gnu general public license version 3"),
+    ("gpl-2.0", 200, "gnu general public license version 2"),
+    ("lgpl-3.0", 200, "gnu lesser general public license version 3"),
+    ("agpl-3.0", 200, "gnu affero general public license version 3"),
+    ("mpl-2.0", 200, "mozilla public license version 2.0"),
+    ("unlicense", 200, "this is free and unencumbered software released into the public domain"),
+    ("openmdw-1.1", 200, "openmdw license agreement, version 1.1"),
+    ("openmdw-1.0", 200, "openmdw license agreement"),
+)
+_BSD = re.compile(
+    r"^.{0,400}?\bredistribution\s+and\s+use\s+in\s+source\s+and\s+binary\s+forms\b", re.I
+)
+_BSD_NAME = re.compile(r"\bneither\s+the\s+name\b", re.IGNORECASE)
+
+
+def _opening(reach: int, words: str) -> re.Pattern[str]:
+    body = r"\W*".join(re.escape(w) for w in re.split(r"\W+", words) if w)
+    return re.compile(rf"^.{{0,{reach}}}?\b{body}\b", re.IGNORECASE)
+
+
+_OPEN_TEXTS = tuple((name, _opening(reach, words)) for name, reach, words in _OPEN_SIGNATURES)
 _NOT_OPEN = re.compile(r"\bnon-?commercial\b|\bno-?derivatives\b|\bnoderivs\b", re.IGNORECASE)
 
 
@@ -445,4 +486,6 @@ def known_open_license(text: str) -> str | None:
     for name, pattern in _OPEN_TEXTS:
         if pattern.search(head):
             return name
+    if _BSD.search(head):
+        return "bsd-3-clause" if _BSD_NAME.search(head) else "bsd-2-clause"
     return None
