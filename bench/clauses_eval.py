@@ -243,12 +243,16 @@ def redos() -> list[str]:
                         f"  {rule.id}: {spent * 1000:.0f} ms on a {len(text)}-char input: "
                         f"{pattern.pattern[:80]}"
                     )
-    started = time.perf_counter()
-    for text in hostile:
-        find_clauses(text)
-    slow.append(
-        f"  whole recogniser on {len(hostile)} hostile texts: {time.perf_counter() - started:.2f} s"
-    )
+    whole = {
+        "rule words": words * 1000,
+        "no full stop": "the model may be used to summarise text and " * 4600,
+        "one sentence repeated": "You may not redistribute the weights. " * 5300,
+    }
+    for name, text in whole.items():
+        started = time.perf_counter()
+        find_clauses(text[:200_000])
+        spent = time.perf_counter() - started
+        slow.append(f"  whole recogniser, 200 kB of {name}: {spent:.2f} s")
     return slow
 
 

@@ -299,7 +299,9 @@ def _split_block(text: str, masked: str, start: int, end: int) -> list[Sentence]
         point = boundary.start()
         if point < marker_end + 1:
             continue  # the "1." or "a." that opens the block
-        token = _TOKEN_BEFORE.search(block, 0, point)
+        # Only the word before the stop: searching from the block's start would make a long
+        # block quadratic.
+        token = _TOKEN_BEFORE.search(block, max(0, point - 14), point)
         word = token.group(1).lower() if token else ""
         if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             continue
