@@ -272,6 +272,22 @@ def test_every_clause_has_words() -> None:
             "not granted to you if you are domiciled in the European Union or the UK",
             "excludes users in the European Union and the United Kingdom",
         ),
+        (
+            "attribution",
+            'keep the notice in a "Notice" text file: "Licensed by X"; and prominently display '
+            '"Powered by X" on the product page',
+            "requires products to display “Powered by X”",
+        ),
+        (
+            "attribution",
+            'you shall prominently display "Kimi K2" on the user interface',
+            "requires products to display “Kimi K2”",
+        ),
+        (
+            "attribution",
+            "include prominently the following statement:",
+            "requires products to display a name or mark",
+        ),
         ("geo_exclusion", "outside the Territory", "excludes users in some regions"),
     ],
 )

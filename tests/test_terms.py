@@ -353,18 +353,28 @@ def test_an_added_field_is_a_stricter_gate() -> None:
 
     draft = gate_change(GATE, edited)
 
-    assert draft is not None
-    assert draft.severity == "warning"
-    assert draft.title == "Gate terms stricter: orca/orca-7b: now asks for “Date of birth” (a date)"
-    assert draft.before == side(CLAUSES, FIELDS, False)
-    assert draft.after == side(
-        CLAUSES, [*FIELDS, {"name": "Date of birth", "type": "date_picker"}], False
+    assert draft == EventDraft(
+        kind="access.terms_changed",
+        subject="orca/orca-7b",
+        title="Gate terms stricter: orca/orca-7b: now asks for “Date of birth” (a date)",
+        fingerprint="model@3",
+        url="https://huggingface.co/orca/orca-7b",
+        before=side(CLAUSES, FIELDS, False),
+        after=side(CLAUSES, [*FIELDS, {"name": "Date of birth", "type": "date_picker"}], False),
+        data={
+            "clauses_added": [],
+            "clauses_removed": [],
+            "diff": "",
+            "prompt_changed": False,
+            "fields_added": [{"name": "Date of birth", "type": "date_picker"}],
+            "fields_removed": [],
+            "fields_changed": [],
+            "eu_disallowed": {"before": False, "after": False},
+            "summary": "Now asks for “Date of birth” (a date).",
+            "changes": ["now asks for “Date of birth” (a date)"],
+        },
+        severity_override="warning",
     )
-    assert draft.data["fields_added"] == [{"name": "Date of birth", "type": "date_picker"}]
-    assert draft.data["fields_removed"] == draft.data["fields_changed"] == []
-    assert draft.data["prompt_changed"] is False
-    assert draft.data["diff"] == ""
-    assert draft.data["clauses_added"] == []
 
 
 def test_an_ip_location_field_is_named_for_what_it_records() -> None:
@@ -382,16 +392,34 @@ def test_an_eu_exclusion_is_a_stricter_gate_and_lifting_it_a_notice() -> None:
     closing = gate_change(GATE, excluded)
     opening = gate_change(excluded, GATE)
 
-    assert closing is not None and opening is not None
-    assert closing.severity == "warning"
-    assert closing.title == (
-        "Gate terms stricter: orca/orca-7b: now refuses requesters in the European Union"
+    assert closing == EventDraft(
+        kind="access.terms_changed",
+        subject="orca/orca-7b",
+        title="Gate terms stricter: orca/orca-7b: now refuses requesters in the European Union",
+        fingerprint="model@3",
+        url="https://huggingface.co/orca/orca-7b",
+        before=side(CLAUSES, FIELDS, False),
+        after=side(CLAUSES, FIELDS, True),
+        data={
+            "clauses_added": [],
+            "clauses_removed": [],
+            "diff": "",
+            "prompt_changed": False,
+            "fields_added": [],
+            "fields_removed": [],
+            "fields_changed": [],
+            "eu_disallowed": {"before": False, "after": True},
+            "summary": "Now refuses requesters in the European Union.",
+            "changes": ["now refuses requesters in the European Union"],
+        },
+        severity_override="warning",
     )
-    assert closing.before == side(CLAUSES, FIELDS, False)
-    assert closing.after == side(CLAUSES, FIELDS, True)
-    assert closing.data["eu_disallowed"] == {"before": False, "after": True}
+    assert opening is not None
     assert opening.severity == "notice"
-    assert opening.data["changes"] == ["no longer refuses requesters in the European Union"]
+    assert opening.title == (
+        "Gate terms changed: orca/orca-7b: no longer refuses requesters in the European Union"
+    )
+    assert opening.data["eu_disallowed"] == {"before": True, "after": False}
 
 
 def test_a_removed_field_or_changed_options_are_notices() -> None:

@@ -1,11 +1,15 @@
 """How open a Hub repo is: the class of its license, and who can get at it.
 
 License classes, most open first: `open` (OSI-approved and open-data licenses), `restricted`
-(open weights with use restrictions: Llama, Gemma, the RAIL family, no-derivatives),
+(open weights with use restrictions: Llama, Gemma, Grok, the RAIL family, no-derivatives),
 `non-commercial` (research or non-commercial use only), `unknown` (no license, `other`
-without a recognisable name, proprietary terms). Access, most open first: `public`,
-`gated-auto` (granted on sharing contact details), `gated-manual` (the author approves each
-request), `withdrawn` (deleted, private or disabled).
+without a recognisable name or text, proprietary terms). The Hub's license id gives the class;
+when the license text was read (tracker.detect.terms), its clauses class an `other` license
+and move a known one to a stricter class when the text is stricter than its id.
+
+Access, most open first: `public`, `gated-auto` (granted on sharing contact details),
+`gated-manual` (the author approves each request), `withdrawn` (deleted, private or
+disabled).
 """
 
 from __future__ import annotations

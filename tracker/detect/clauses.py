@@ -422,14 +422,43 @@ def _details(clause: str, evidence: str) -> dict[str, str]:
             per = "annual " if re.search(r"\bannual|\byearly|\bper\s+year", evidence, re.I) else ""
             return {"threshold": f"{' '.join(money.group(1).split())} in {per}revenue"}
     elif clause in ("attribution", "naming_requirement"):
-        quoted = _QUOTED.search(evidence)
+        quoted = _quoted_mark(evidence, clause)
         if quoted:
-            return {"mark" if clause == "attribution" else "name": f"“{quoted.group(1).strip()}”"}
+            return {"mark" if clause == "attribution" else "name": f"“{quoted}”"}
     elif clause == "geo_exclusion":
         regions = [name for pattern, name in _REGIONS if pattern.search(evidence)]
         if regions:
             return {"region": _join(list(dict.fromkeys(regions)))}
     return {}
+
+
+_MARK_WORDS = re.compile(
+    r"\b(?:built|powered|made|created|developed|enhanced)\s+(?:with|by|using|on)\b", re.I
+)
+_AFTER_VERB = {
+    "attribution": re.compile(
+        r"\b(?:display|show|include|state|mark|label|feature)\w*\W+(?:\w+\W+){0,3}?"
+        r"[\"“]([^\"“”]{1,60})[\"”]",
+        re.IGNORECASE,
+    ),
+    "naming_requirement": re.compile(
+        r"\b(?:include|begin|start|prefix|contain|carry|bear)\w*\W+(?:\w+\W+){0,4}?"
+        r"[\"“]([^\"“”]{1,40})[\"”]",
+        re.IGNORECASE,
+    ),
+}
+
+
+def _quoted_mark(evidence: str, clause: str) -> str | None:
+    """The quoted mark or name the evidence asks for: a "Built with ..." phrase, else the
+    quotation that follows the verb ("display "Kimi K2""), not a "Notice" file's name."""
+    quoted = [m.group(1).strip() for m in _QUOTED.finditer(evidence)]
+    if clause == "attribution":
+        for text in quoted:
+            if _MARK_WORDS.search(text):
+                return text
+    after_verb = _AFTER_VERB[clause].search(evidence)
+    return after_verb.group(1).strip() if after_verb else None
 
 
 def _join(items: list[str]) -> str:

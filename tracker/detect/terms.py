@@ -322,7 +322,7 @@ class GateTerms:
                 GateField(
                     str(f.get("name", "")),
                     str(f.get("type", "text")),
-                    tuple(f.get("options") or ()),
+                    tuple(str(o) for o in f.get("options") or ()),
                 )
                 for f in state.get("fields") or []
                 if isinstance(f, Mapping)
