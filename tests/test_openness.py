@@ -8,9 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracker.db import Database
+from tracker.detect.terms import terms_of
 from tracker.models import Event, Item, Source
-from tracker.openness import Openness, access_of, classify, direction, license_class
-from tracker.report import openness_report
+from tracker.openness import (
+    TERMS_KEY,
+    Openness,
+    access_of,
+    class_from_clauses,
+    classify,
+    direction,
+    license_class,
+)
+from tracker.report import Mix, openness_report
 
 from .fakehub import FakeHub
 from .test_hub import ORG, add_hub, new_events, poll
@@ -45,6 +54,20 @@ from .test_hub import ORG, add_hub, new_events, poll
         (None, None, "unknown"),
         ("Apache-2.0", None, "open"),
         ("mit, cc-by-nc-4.0", None, "non-commercial"),
+        # ids the Hub lists that the table once left unknown
+        ("grok2-community", None, "restricted"),
+        ("openmdw-1.1", None, "open"),
+        ("cc", None, "restricted"),
+        ("llama3.3", None, "restricted"),
+        ("bigcode-openrail-m", None, "restricted"),
+        ("apple-amlr", None, "non-commercial"),
+        # `other` with a name that says what it is
+        ("other", "tencent-hunyuan-community", "restricted"),
+        ("other", "mistral-research-license", "non-commercial"),
+        ("other", "mnpl", "non-commercial"),
+        ("other", "qwen-research", "non-commercial"),
+        ("other", "grok-2", "restricted"),
+        ("other", "stabilityai-ai-community", "restricted"),
     ],
 )
 def test_license_classes(license_id: str | None, name: str | None, expected: str) -> None:
@@ -234,3 +257,100 @@ def test_classify_reads_stored_states() -> None:
     assert classify({"license": "other", "license_name": "llama3", "gated": "auto"}) == Openness(
         "restricted", "gated-auto"
     )
+
+
+# ------------------------------------------------------------------ clause-aware classes
+
+
+@pytest.mark.parametrize(
+    ("clauses", "open_license", "expected"),
+    [
+        (["non_commercial"], None, "non-commercial"),
+        (["research_only", "termination"], None, "non-commercial"),
+        (["user_cap", "aup_incorporated"], None, "restricted"),
+        (["attribution"], "mit", "restricted"),
+        ([], "apache-2.0", "open"),
+        ([], None, None),
+    ],
+)
+def test_a_license_text_is_classed_by_its_clauses(
+    clauses: list[str], open_license: str | None, expected: str | None
+) -> None:
+    assert class_from_clauses(clauses, open_license) == expected
+
+
+@pytest.mark.parametrize(
+    ("license_id", "name", "clauses", "open_license", "expected"),
+    [
+        # `other` (or no id) with a recognised text: the text decides
+        ("other", None, ["non_commercial"], None, "non-commercial"),
+        ("other", "my-company-eula", ["user_cap"], None, "restricted"),
+        ("other", None, [], "mit", "open"),
+        (None, None, ["attribution"], None, "restricted"),
+        # a text that says nothing either way leaves the id's class
+        ("other", None, [], None, "unknown"),
+        ("openrail", None, [], None, "restricted"),
+        # a text stricter than its id moves the class; a text never opens a license up
+        ("mit", None, ["non_commercial"], None, "non-commercial"),
+        ("apache-2.0", None, ["output_restriction"], None, "restricted"),
+        ("llama3", None, [], "apache-2.0", "restricted"),
+        ("cc", None, ["non_commercial"], None, "non-commercial"),
+    ],
+)
+def test_clauses_of_the_license_text_refine_the_class(
+    license_id: str | None,
+    name: str | None,
+    clauses: list[str],
+    open_license: str | None,
+    expected: str,
+) -> None:
+    assert license_class(license_id, name, clauses=clauses, open_license=open_license) == expected
+
+
+def test_a_license_text_getting_stricter_moves_the_repo_in_the_openness_mix() -> None:
+    text = (
+        "MIT License\n\nPermission is hereby granted, free of charge, to any person obtaining "
+        "a copy of this software, to deal in it without restriction.\n"
+    )
+    stricter = text + "\nYou may not use the software for any commercial purpose.\n"
+    before = {"license": "mit", TERMS_KEY: terms_of(text).summary(), "gated": False}
+    after = before | {TERMS_KEY: terms_of(stricter).summary()}
+
+    assert classify(before) == Openness("open", "public")
+    assert classify(after) == Openness("non-commercial", "public")
+    assert direction(classify(before), classify(after)) == "closing"
+    assert Mix.of([before]).license["open"] == 1
+    assert Mix.of([after]).license == {
+        "open": 0,
+        "restricted": 0,
+        "non-commercial": 1,
+        "unknown": 0,
+    }
+
+
+def test_the_report_counts_a_repo_by_its_license_text(db: Database) -> None:
+    open_text = terms_of(
+        "MIT License\n\nPermission is hereby granted, free of charge, to any person "
+        "obtaining a copy of this software, to deal in it without restriction."
+    )
+    research = terms_of("The weights are released for research purposes only.")
+    with db.session() as session:
+        source = Source(kind="hub", target="lab", types="model", every_seconds=900)
+        session.add(source)
+        session.flush()
+        assert source.id is not None
+        for name, terms in (("a", open_text), ("b", research), ("c", None)):
+            data = {"type": "model", "id": f"lab/{name}", "license": "other", "gated": False}
+            if terms is not None:
+                data[TERMS_KEY] = terms.summary()
+            session.add(Item(source_id=source.id, key=f"model:lab/{name}", data=data))
+    with db.session() as session:
+        (report,) = openness_report(session, since=NOW - timedelta(days=30), now=NOW)
+
+    assert report.today.license == {"open": 1, "restricted": 0, "non-commercial": 1, "unknown": 1}
+
+
+def test_a_malformed_stored_reading_is_ignored() -> None:
+    state = {"license": "mit", TERMS_KEY: {"clauses": "non_commercial"}}
+
+    assert classify(state).license == "open"

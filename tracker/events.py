@@ -27,6 +27,12 @@ KIND_SEVERITY: dict[str, str] = {
     "post.published": "notice",
     "page.changed": "notice",
     "disclosure.withheld": "warning",
+    # Closing-up intelligence. The two *.terms_changed kinds are warnings when the terms got
+    # stricter and notices otherwise: detection sets the severity of each event explicitly.
+    "access.terms_changed": "warning",
+    "license.terms_changed": "warning",
+    "content.withdrawn": "warning",
+    "lineage.exposed": "warning",
     "disclosure.regressed": "warning",
     "source.baselined": "info",
     "source.failing": "warning",
@@ -90,8 +96,13 @@ class EventDraft:
     before: Mapping[str, Any] | None = None
     after: Mapping[str, Any] | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    # Set only where a kind's severity depends on the change (terms got stricter or looser);
+    # otherwise the kind decides.
+    severity_override: str | None = None
 
     def __post_init__(self) -> None:
+        if self.severity_override is not None and self.severity_override not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity_override!r}")
         # Truly immutable: detection hands drafts around, and nothing downstream may change
         # what it decided. Mappings become read-only views and lists tuples, all the way down.
         for name in ("before", "after", "data"):
@@ -99,7 +110,7 @@ class EventDraft:
 
     @property
     def severity(self) -> str:
-        return KIND_SEVERITY[self.kind]
+        return self.severity_override or KIND_SEVERITY[self.kind]
 
     def key(self, source_id: int | None) -> str:
         """A stable digest of (source, kind, subject, fingerprint)."""

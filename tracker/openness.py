@@ -1,17 +1,21 @@
 """How open a Hub repo is: the class of its license, and who can get at it.
 
 License classes, most open first: `open` (OSI-approved and open-data licenses), `restricted`
-(open weights with use restrictions: Llama, Gemma, the RAIL family, no-derivatives),
+(open weights with use restrictions: Llama, Gemma, Grok, the RAIL family, no-derivatives),
 `non-commercial` (research or non-commercial use only), `unknown` (no license, `other`
-without a recognisable name, proprietary terms). Access, most open first: `public`,
-`gated-auto` (granted on sharing contact details), `gated-manual` (the author approves each
-request), `withdrawn` (deleted, private or disabled).
+without a recognisable name or text, proprietary terms). The Hub's license id gives the class;
+when the license text was read (tracker.detect.terms), its clauses class an `other` license
+and move a known one to a stricter class when the text is stricter than its id.
+
+Access, most open first: `public`, `gated-auto` (granted on sharing contact details),
+`gated-manual` (the author approves each request), `withdrawn` (deleted, private or
+disabled).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +67,7 @@ OPEN = frozenset(
         "odc-by",
         "odbl",
         "openmdw-1.0",
+        "openmdw-1.1",
         "osl-3.0",
         "postgresql",
         "ofl-1.1",
@@ -91,6 +96,11 @@ RESTRICTED = frozenset(
         "c-uda",
         "cc-by-nd-4.0",
         "apple-ascl",
+        "grok2-community",
+        # The Creative Commons family without its variant: it cannot count as open (ND and
+        # NC members exist) and naming it non-commercial would claim more than it says. Its
+        # text, when read, decides (see `license_class`).
+        "cc",
     }
 )
 NON_COMMERCIAL = frozenset(
@@ -109,9 +119,16 @@ NON_COMMERCIAL = frozenset(
         "apple-amlr",
     }
 )
-# For `license: other`, the card's `license_name` is all there is to go on.
-_NON_COMMERCIAL_NAME = r"non[- ]?commercial|\bnc\b|research[- ]only|research[- ]license"
-_RESTRICTED_NAME = r"llama|gemma|rail|qwen|tongyi|deepseek|falcon-llm|yi-license|license-agreement"
+# For `license: other`, the card's `license_name` is all there is to go on (unless the
+# license text was read: see `license_class`).
+_NON_COMMERCIAL_NAME = (
+    r"non[- ]?commercial|\bnc\b|research[- ]only|research[- ]license|\bresearch\b"
+    r"|non[- ]production|\bmnpl\b|\bmrl\b|exaone"
+)
+_RESTRICTED_NAME = (
+    r"llama|gemma|rail|qwen|tongyi|deepseek|falcon|yi-license|license-agreement|hunyuan"
+    r"|grok|community|open[- ]model[- ]license|kimi|minimax|glm"
+)
 _NAMED = [
     (re.compile(_NON_COMMERCIAL_NAME, re.IGNORECASE), "non-commercial"),
     (re.compile(_RESTRICTED_NAME, re.IGNORECASE), "restricted"),
@@ -128,13 +145,56 @@ class Openness:
         return {"license": self.license, "access": self.access}
 
 
-def license_class(license_id: str | None, license_name: str | None = None) -> str:
-    """The class of a Hub license id (and of `license_name` when the id is `other`)."""
+# Clauses that make a license non-commercial; any other clause of the vocabulary makes it
+# restricted (tracker.detect.clauses.CLAUSES).
+NON_COMMERCIAL_CLAUSES = frozenset({"non_commercial", "research_only"})
+# Where a repo's stored state keeps the reading of its license text: `Terms.summary()` of
+# tracker.detect.terms, {"clauses": [...], "open_license": "mit" | None}.
+TERMS_KEY = "license_terms"
+
+
+def license_class(
+    license_id: str | None,
+    license_name: str | None = None,
+    *,
+    clauses: Iterable[str] | None = None,
+    open_license: str | None = None,
+) -> str:
+    """The class of a Hub license id (and of `license_name` when the id is `other`).
+
+    With the clauses recognised in the license text, the text speaks too: it classes a
+    license the id leaves `unknown` (`other`, a missing id), and it moves a known id to a
+    stricter class when the text is stricter than the id says (a repo tagged `mit` whose
+    license now forbids commercial use is non-commercial). A text never makes a license
+    more open than its id."""
     ids = [part.strip().lower() for part in (license_id or "").split(",") if part.strip()]
-    if not ids:
-        return "unknown"
     # A repo under several licenses is as open as the most restrictive of them.
-    return max((_one_class(i, license_name) for i in ids), key=LICENSE_CLASSES.index)
+    by_id = (
+        max((_one_class(i, license_name) for i in ids), key=LICENSE_CLASSES.index)
+        if ids
+        else "unknown"
+    )
+    if clauses is None:
+        return by_id
+    by_text = class_from_clauses(clauses, open_license)
+    if by_text is None:
+        return by_id
+    if by_id == "unknown":
+        return by_text
+    return max(by_id, by_text, key=LICENSE_CLASSES.index)
+
+
+def class_from_clauses(clauses: Iterable[str], open_license: str | None = None) -> str | None:
+    """The class a license text's clauses give: non-commercial for `non_commercial` or
+    `research_only`, restricted for any other clause, open for a known open license's own
+    text without clauses; None when the text says nothing either way (a license without
+    recognised clauses that is not a known open text, such as OpenRAIL's use restrictions)."""
+    found = set(clauses)
+    if found & NON_COMMERCIAL_CLAUSES:
+        return "non-commercial"
+    if found:
+        return "restricted"
+    return "open" if open_license else None
 
 
 def _one_class(license_id: str, license_name: str | None) -> str:
@@ -163,9 +223,21 @@ def access_of(state: Mapping[str, Any]) -> str:
 
 
 def classify(state: Mapping[str, Any]) -> Openness:
-    """The openness of a stored (or observed) repo state."""
+    """The openness of a stored (or observed) repo state; `state[TERMS_KEY]`, when present,
+    is the reading of its license text."""
+    terms = state.get(TERMS_KEY)
+    clauses = open_license = None
+    if isinstance(terms, Mapping) and isinstance(terms.get("clauses"), list):
+        clauses = [str(c) for c in terms["clauses"]]
+        open_license = terms.get("open_license") or None
     return Openness(
-        license_class(state.get("license"), state.get("license_name")), access_of(state)
+        license_class(
+            state.get("license"),
+            state.get("license_name"),
+            clauses=clauses,
+            open_license=open_license,
+        ),
+        access_of(state),
     )
 
 
