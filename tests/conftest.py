@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from tracker.db import Database, upgrade
 from tracker.models import SQLModel
 
 from .fakehub import FakeHub, fakehub_fixture
+from .sinks import Sink
 from .sites import Site
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -182,3 +184,18 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def new_sink() -> Iterator[Any]:
+    """Makes HTTP sinks: `new_sink()`, `new_sink(status=500)`, `new_sink(hang=True)`."""
+    made: list[Sink] = []
+
+    def make(**options: Any) -> Sink:
+        sink = Sink(**options)
+        made.append(sink)
+        return sink
+
+    yield make
+    for sink in made:
+        sink.close()

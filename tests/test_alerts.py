@@ -12,14 +12,11 @@ import email.policy
 import email.utils
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -88,95 +85,6 @@ def mailbox() -> Iterator[Mailbox]:
     controller.start()
     yield box
     controller.stop()
-
-
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def payload(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Sink:
-    """An HTTP server recording each POST; answers `statuses` in turn, then `status`.
-
-    With `hang`, it reads the request and never answers (until the test ends).
-    """
-
-    status: int = 200
-    statuses: list[int] = field(default_factory=list)
-    hang: bool = False
-    requests: list[Received] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self.released = threading.Event()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                sink._answer(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
-
-    def url(self, path: str = "/hook", query: str = "", *, auth: str = "") -> str:
-        """A `json://` URL posting to this sink."""
-        return f"json://{auth}127.0.0.1:{self.port}{path}" + (f"?{query}" if query else "")
-
-    @property
-    def payloads(self) -> list[Any]:
-        with self._lock:
-            return [r.payload for r in self.requests]
-
-    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
-        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-        with self._lock:
-            self.requests.append(Received(handler.path, dict(handler.headers), body))
-            status = self.statuses.pop(0) if self.statuses else self.status
-        if self.hang:
-            self.released.wait(30)
-            return
-        reply = b'{"success": true}'
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(reply)))
-        handler.end_headers()
-        handler.wfile.write(reply)
-
-    def close(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def new_sink() -> Iterator[Any]:
-    """Makes HTTP sinks: `new_sink()`, `new_sink(status=500)`, `new_sink(hang=True)`."""
-    made: list[Sink] = []
-
-    def make(**options: Any) -> Sink:
-        sink = Sink(**options)
-        made.append(sink)
-        return sink
-
-    yield make
-    for sink in made:
-        sink.close()
 
 
 # ----------------------------------------------------------------- helpers

@@ -129,6 +129,7 @@ def current_revision(engine: Engine) -> str | None:
     # Read directly: importing Alembic for this check would add a fifth of a second to
     # every command.
     with engine.connect() as connection:
+        connection = connection.execution_options(**{READ_ONLY: True})
         try:
             return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         except sa.exc.DatabaseError:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from tracker import __version__
 from tracker.alerts.sender import BackgroundSender
 from tracker.config import Settings
-from tracker.db import Database
+from tracker.db import READ_ONLY, Database
 from tracker.errors import NotFoundError, UserError
 from tracker.metrics import registry_for
 from tracker.service import LocalRunner, PollService
@@ -106,6 +106,7 @@ def create_app(
         """Up, and the database answers."""
         try:
             with app.state.db.engine.connect() as connection:
+                connection = connection.execution_options(**{READ_ONLY: True})
                 connection.execute(text("SELECT 1"))
         except Exception as exc:  # any database failure makes the service unhealthy
             return JSONResponse({"status": "error", "database": str(exc).splitlines()[0]}, 503)

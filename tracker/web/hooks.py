@@ -30,12 +30,12 @@ async def _body(request: Request) -> bytes:
     limit: int = request.app.state.db.settings.webhook_max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "webhook body too large")
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "webhook body too large")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "webhook body too large")
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "webhook body too large")
     return bytes(body)
 
 
