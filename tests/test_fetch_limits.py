@@ -248,3 +248,24 @@ def test_a_dead_parser_process_is_replaced_and_the_document_parsed(settings: Set
         parsed = clients.parse_feed(body, url="https://lab.example/feed.xml", content_type=None)
 
     assert [e.title for e in parsed.entries] == ["Alpha", "Beta"]
+
+
+def test_nul_characters_from_a_feed_are_not_stored(db: Database, site: Site) -> None:
+    # feedparser passes `&#0;` through; PostgreSQL refuses NUL in text and JSON, and a feed
+    # carrying one must still be recorded.
+    def feed(*items: str) -> str:
+        body = "".join(f"<item><title>{t}&#0; post</title><guid>{t}</guid></item>" for t in items)
+        head = '<?xml version="1.0"?><rss version="2.0"><channel><title>Lab&#0; blog</title>'
+        return f"{head}{body}</channel></rss>"
+
+    source_id = add_feed(db, site.put("/feed.xml", feed("First")))
+    poll_all(db)
+    site.put("/feed.xml", feed("Second", "First"))
+
+    report = poll_all(db)
+
+    assert report.results[0].ok, report.results[0].error
+    assert source_row(db, source_id).name == "Lab blog"
+    with db.read() as session:
+        (post,) = session.exec(select(Event).where(Event.kind == "post.published"))
+    assert post.title == "Second post"

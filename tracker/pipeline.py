@@ -144,7 +144,7 @@ def _record_unchanged(
             observation,
             now=now,
             lease_token=lease_token,
-            outcome=result.as_dict() | {"started_at": started_at.isoformat()},
+            outcome=store.storable(result.as_dict() | {"started_at": started_at.isoformat()}),
         )
 
 

@@ -117,6 +117,10 @@ class PollService:
             time.sleep(0.05)
 
     def close(self) -> None:
+        """Finish the polls asked for, then release the network clients."""
+        closing = getattr(self.runner, "close", None)
+        if closing is not None and self.runner is not self:
+            closing()
         if self._clients is not None:
             self._clients.close()
 

@@ -83,7 +83,7 @@ def write_items(
                 {
                     "source_id": source_id,
                     "key": key,
-                    "data": dict(detection.upserts[key]),
+                    "data": storable(dict(detection.upserts[key])),
                     "first_seen_at": now,
                     "changed_at": now,
                 }
@@ -95,7 +95,10 @@ def write_items(
             sa.update(items)
             .where(items.c.source_id == source_id, items.c.key == sa.bindparam("item_key"))
             .values(data=sa.bindparam("item_data"), changed_at=now),
-            [{"item_key": key, "item_data": dict(detection.upserts[key])} for key in chunk],
+            [
+                {"item_key": key, "item_data": storable(dict(detection.upserts[key]))}
+                for key in chunk
+            ],
         )
 
 
@@ -121,15 +124,27 @@ def _event_row(draft: EventDraft, source_id: int | None, now: datetime) -> dict[
         "kind": draft.kind,
         "severity": draft.severity,
         "source_id": source_id,
-        "subject": draft.subject[:2048],
-        "title": draft.title[:1000],
-        "url": draft.url[:2048] if draft.url else None,
+        "subject": storable(draft.subject)[:2048],
+        "title": storable(draft.title)[:1000],
+        "url": storable(draft.url)[:2048] if draft.url else None,
         "detected_at": now,
         "published_at": draft.published_at,
-        "before": thaw(draft.before),
-        "after": thaw(draft.after),
-        "data": thaw(draft.data),
+        "before": storable(thaw(draft.before)),
+        "after": storable(thaw(draft.after)),
+        "data": storable(thaw(draft.data)),
     }
+
+
+def storable(value: Any) -> Any:
+    """Text from outside without NUL characters, which PostgreSQL refuses in text and JSON
+    (and which mean nothing in a title anyway); nested data too."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 def record_success(
@@ -145,7 +160,7 @@ def record_success(
         if baselined:
             source.baselined_at = now
             if source.name is None and observation.title:
-                source.name = observation.title[:300]
+                source.name = storable(observation.title)[:300]
         if observation.validators is not None:
             source.etag = observation.validators.etag
             source.last_modified = observation.validators.last_modified
@@ -213,7 +228,7 @@ def record_deferral(
     session: Session, source: Source, reason: str, *, now: datetime, wait: float
 ) -> None:
     """Put a poll off (the server asked us to wait); not a failure of the source."""
-    source.last_error = reason[:1000]
+    source.last_error = storable(reason)[:1000]
     source.deferrals += 1
     wait = min(max(wait, 1.0), MAX_BACKOFF.total_seconds())
     _polled(session, source, now, now + timedelta(seconds=wait))
@@ -223,7 +238,7 @@ def record_failure(
     session: Session, source: Source, error: str, health: Health, *, now: datetime
 ) -> None:
     """Count a failed poll (`health` is the streak after it) and back off."""
-    source.last_error = error[:1000]
+    source.last_error = storable(error)[:1000]
     source.consecutive_failures = health.consecutive_failures
     source.failing_since = health.failing_since
     _polled(session, source, now, now + backoff(source.every_seconds, health.consecutive_failures))
@@ -231,7 +246,7 @@ def record_failure(
 
 def record_outcome(source: Source, outcome: dict[str, Any]) -> None:
     """The poll's result as its requester reads it (`tracker poll`, the API, the task)."""
-    source.last_outcome = outcome
+    source.last_outcome = storable(outcome)
 
 
 def _polled(session: Session, source: Source, now: datetime, next_poll: datetime) -> None:

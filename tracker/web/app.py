@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -41,6 +43,14 @@ def create_app(
 ) -> FastAPI:
     """The web app; `token` overrides the configured or generated API token, `polls` the
     service that runs the polls it asks for (`tracker run` passes its scheduler's)."""
+    owned = polls is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:  # the service `tracker run` passes is its scheduler's to close
+            await run_in_threadpool(app.state.polls.close)
+
     app = FastAPI(
         title="release-tracker",
         version=__version__,
@@ -48,6 +58,7 @@ def create_app(
         # The interactive docs pages load scripts from a CDN; the OpenAPI document suffices.
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.db = db or Database(settings)
     app.state.polls = polls or requested_polls(app.state.db)
