@@ -18,6 +18,7 @@ from tracker.catalog import SourceSpec
 from tracker.db import Database
 from tracker.models import Event, Source
 from tracker.poller import PollReport, poll_sources, select_sources
+from tracker.report import openness_report
 
 from .fakehub import FakeHub
 
@@ -317,16 +318,20 @@ def test_single_repo_source(db: Database, org: FakeHub) -> None:
     assert {c[0] for c in changes(db, poll(db, source_id))} == {"repo.restored", "access.ungated"}
 
 
-def test_single_repo_that_does_not_exist_is_baselined_and_restored_on_arrival(
+def test_single_repo_that_does_not_exist_is_baselined_and_published_on_arrival(
     db: Database, org: FakeHub
 ) -> None:
     repo = f"{ORG}/Llama-5"
     source_id = add_hub(db, repo)
     assert poll(db, source_id).results[0].ok
+    with db.read() as session:
+        # A repo never seen is not counted, withdrawn or otherwise.
+        assert openness_report(session, since=datetime.now(UTC), now=datetime.now(UTC)) == []
 
     org.add_repo("model", repo, license="llama5")
 
-    assert {c[0] for c in changes(db, poll(db, source_id))} == {"repo.restored"}
+    assert {c[0] for c in changes(db, poll(db, source_id))} == {"model.published"}
+    assert poll(db, source_id).event_ids == []
 
 
 def test_spaces_are_listed_without_gating(db: Database, hub: FakeHub) -> None:

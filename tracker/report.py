@@ -25,6 +25,15 @@ HUB_EVENT_KINDS = (
 )  # fmt: skip
 
 
+def ever_seen(state: Mapping[str, Any]) -> bool:
+    """Whether the Hub ever showed the repo: a watched repo that never existed (a typo, a
+    release awaited) is no withdrawal. States stored before "unseen" existed say
+    "withdrawn" without ever having had a license field."""
+    if state.get("status") == "unseen":
+        return False
+    return not (state.get("status") == "withdrawn" and "license" not in state)
+
+
 @dataclass
 class Mix:
     """Repos counted by license class and by access level."""
@@ -62,6 +71,8 @@ def openness_report(
     for key, data in session.exec(
         select(Item.key, Item.data).where(col(Item.source_id).in_(hub_sources))
     ):
+        if not ever_seen(data):
+            continue
         owner = str(data.get("id", key.split(":", 1)[-1])).split("/", 1)[0]
         states.setdefault(owner, {})[key] = dict(data)
     events = list(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tracker.config import Settings
-from tracker.observations import Renamed, RepoState
+from tracker.observations import BaseRef, Renamed, RepoState
 from tracker.sources.hubclient import HubClient
 
 from ..fakehub import DEFAULT_LIST_FIELDS, FakeHub, load_fixture
@@ -24,9 +24,15 @@ def hub_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def expected_state(body: dict[str, Any]) -> RepoState:
-    """What the body says, read directly: the tracker's reading must agree."""
+def expected_state(body: dict[str, Any], *, info: bool = False) -> RepoState:
+    """What the body says, read directly: the tracker's reading must agree. `info`: as an
+    info call reads it (with `usedStorage`, which listings do not serve)."""
     card = body.get("cardData") or {}
+    relations = {
+        tag.split(":")[2]: tag.split(":")[1]
+        for tag in body["tags"]
+        if tag.startswith("base_model:") and tag.count(":") == 2
+    }
     return RepoState(
         type="model",
         id=body["id"],
@@ -39,6 +45,8 @@ def expected_state(body: dict[str, Any]) -> RepoState:
         disabled=body["disabled"],
         created_at=hub_time(body["createdAt"]),
         last_modified=hub_time(body["lastModified"]),
+        bases=tuple(BaseRef(base, relation) for base, relation in relations.items()),
+        storage=body.get("usedStorage") if info else None,
     )
 
 
@@ -76,7 +84,8 @@ def test_recorded_info_is_served_as_recorded_and_read_into_repo_state(
     (listed,) = client.list_repos("model", repo_id.split("/")[0])
 
     assert served == body
-    assert state == listed == expected_state(body)
+    assert state == expected_state(body, info=True)
+    assert listed == expected_state(body)
     assert state.visible
 
 
@@ -119,4 +128,4 @@ def test_recorded_307_is_answered_alike_and_followed_as_a_rename(
     assert isinstance(result, Renamed)
     assert (result.old_id, result.new.id) == (old_id, new_id)
     if target:
-        assert result.new == expected_state(target)
+        assert result.new == expected_state(target, info=True)
