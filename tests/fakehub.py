@@ -522,6 +522,11 @@ class FakeHub:
         with self._lock:
             self._users[token] = (name, frozenset(orgs))
 
+    def history_of(self, repo_type: str, repo_id: str) -> list[str]:
+        """The repo's commit shas, oldest first."""
+        with self._lock:
+            return list(self._history[(normalize_repo_type(repo_type), repo_id)])
+
     def repo(self, repo_type: str, repo_id: str) -> dict[str, Any]:
         """A copy of a repo's stored JSON record."""
         with self._lock:

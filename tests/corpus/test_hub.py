@@ -129,3 +129,32 @@ def test_recorded_307_is_answered_alike_and_followed_as_a_rename(
     assert (result.old_id, result.new.id) == (old_id, new_id)
     if target:
         assert result.new == expected_state(target, info=True)
+
+
+def test_a_recorded_derivative_names_its_base_by_its_tags_not_an_old_card_name(
+    corpus: Path, hub: FakeHub, settings: Settings
+) -> None:
+    derivatives = {
+        repo_id: body
+        for repo_id, body in model_bodies(corpus).items()
+        if any(tag.startswith("base_model:") for tag in body["tags"])
+    }
+    assert derivatives, "the recordings hold a model built on another"
+    for repo_id, body in derivatives.items():
+        named = [t.removeprefix("base_model:") for t in body["tags"] if t.startswith("base_model:")]
+        # The Hub tags the base twice: by id, and by relation and id.
+        plain = [n for n in named if ":" not in n]
+        with_relation = [n.split(":", 1) for n in named if ":" in n]
+        assert plain and [base for _, base in with_relation] == plain
+        hub.seed_fixture(f"model_info.{repo_id.replace('/', '--')}.json", directory=corpus / "hub")
+
+        state = HubClient(settings).info("model", repo_id)
+
+        assert isinstance(state, RepoState)
+        assert [(b.id, b.relation, b.origin) for b in state.bases] == [
+            (base, relation, "tags") for relation, base in with_relation
+        ]
+        # The card may still use the base's name before a rename; the tags have the new one.
+        card_base = body["cardData"].get("base_model")
+        if card_base and card_base not in plain:
+            assert card_base not in [b.id for b in state.bases]

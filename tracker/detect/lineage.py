@@ -18,13 +18,13 @@ from tracker.events import EventDraft
 from tracker.observations import RELATIONS, Derivatives
 from tracker.openness import LICENSE_CLASSES, license_class
 
-# The relation of each kind of derivative, as the summary names it.
-_PLURALS = {
-    "finetune": "fine-tunes",
-    "adapter": "adapters",
-    "quantized": "quantizations",
-    "merge": "merges",
-    "unknown": "of unsaid relation",
+# Each kind of derivative, as the summary names it (one, many).
+_NOUNS = {
+    "finetune": ("fine-tune", "fine-tunes"),
+    "adapter": ("adapter", "adapters"),
+    "quantized": ("quantization", "quantizations"),
+    "merge": ("merge", "merges"),
+    "unknown": ("of unsaid relation", "of unsaid relation"),
 }
 
 
@@ -274,4 +274,7 @@ def _about(count: int) -> str:
 
 
 def _breakdown(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{n:,} {_PLURALS.get(r, r)}" for r, n in counts.items() if r != "total" and n)
+    """"4 fine-tunes, 2 adapters, 1 quantization"."""
+    return ", ".join(
+        f"{n:,} {_NOUNS.get(r, (r, r))[n != 1]}" for r, n in counts.items() if r != "total" and n
+    )
