@@ -274,7 +274,7 @@ def _about(count: int) -> str:
 
 
 def _breakdown(counts: Mapping[str, int]) -> str:
-    """"4 fine-tunes, 2 adapters, 1 quantization"."""
+    """The counts by relation in words: 4 fine-tunes, 2 adapters, 1 quantization."""
     return ", ".join(
         f"{n:,} {_NOUNS.get(r, (r, r))[n != 1]}" for r, n in counts.items() if r != "total" and n
     )
