@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import TreeSampler, describe_setup  # noqa: E402
+from benchutil import TreeSampler, describe_setup
 
 TRACKER = [sys.executable, "-m", "tracker"]
 

@@ -6,7 +6,9 @@ the read-only Hub API calls release-tracker makes through `huggingface_hub.HfApi
 - ``GET /api/{models,datasets,spaces}``: listings with ``author``, ``search``, ``filter``,
   ``gated``, ``sort``, ``limit``, repeated ``expand``, ``full``/``cardData``/``config`` flags,
   and cursor pagination through a ``Link: <...>; rel="next"`` header.
-- ``GET /api/{type}s/{repo_id}`` and ``.../revision/{rev}``: repo info, with ``expand``.
+- ``GET /api/{type}s/{repo_id}`` and ``.../revision/{rev}``: repo info, with ``expand``;
+  ``siblings`` as they were at that revision, ``childrenModelCount`` counted from the
+  ``base_model:`` tags of the world's models.
 
 The world is an in-memory, mutable set of repos that tests change between calls (add, update,
 remove, make private, disable, rename, gate, relicense, commit), plus fault injection (5xx,
@@ -78,6 +80,16 @@ EXPAND_PROPERTIES: dict[str, frozenset[str]] = {
         }
     ),
 }  # fmt: skip
+# Accepted on a repo's own route only: listings answer 400 for them. A public Hub client
+# keeps its expand tables transcribed from the Hub's own 400 messages, with exactly these
+# as "detail only"; huggingface_hub 2.4.0's list_models docstring leaves them out too.
+DETAIL_ONLY: dict[str, frozenset[str]] = {
+    "model": frozenset({"childrenModelCount", "usedStorage"}),
+    "dataset": frozenset({"usedStorage"}),
+    "space": frozenset({"usedStorage"}),
+}
+# The relations of `base_model:<relation>:<id>` tags (and `childrenModelCount` keys).
+RELATIONS = ("adapter", "merge", "quantized", "finetune")
 
 # Fields of a listing row when neither `expand` nor `full` is sent. Models: exactly the keys of
 # a recorded /api/models page (checked in tests/corpus; fixtures/hub/list_models.default_fields.json
@@ -156,6 +168,8 @@ class _Fault:
     headers: dict[str, str]
     body: Any
     page: int | None = None  # only listing requests for this page
+    text: str | None = None  # a plain-text (or HTML) body instead of JSON
+    content_type: str | None = None
 
 
 @dataclass
@@ -200,6 +214,7 @@ class _Answer:
     body: Any = None
     headers: dict[str, str] | None = None
     text: str | None = None  # plain-text body instead of JSON
+    content_type: str | None = None  # of a text body (text/plain by default)
 
 
 def _error(status: int, message: str, *, code: str | None = None) -> _Answer:
@@ -264,6 +279,8 @@ class FakeHub:
         self._lock = threading.RLock()
         self._repos: dict[tuple[str, str], dict[str, Any]] = {}
         self._history: dict[tuple[str, str], list[str]] = {}
+        # The files of each commit, so that info at an old revision lists that revision's.
+        self._trees: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
         self._disabled_status: dict[tuple[str, str], int] = {}
         self._redirects: dict[tuple[str, str], str] = {}
         self._readmes: dict[tuple[str, str], str] = {}
@@ -323,7 +340,12 @@ class FakeHub:
         Missing basics get deterministic defaults (``_id`` increasing with creation order,
         40-hex ``sha``, Hub-formatted timestamps). Conveniences: ``license``,
         ``license_name``, ``license_link`` go into ``cardData`` and the ``license`` id also
-        becomes the ``license:<id>`` tag, as the Hub derives it from the card.
+        becomes the ``license:<id>`` tag, as the Hub derives it from the card;
+        ``base_model`` (an id or a list) and ``base_model_relation`` go into ``cardData``
+        and become the ``base_model:<id>`` and ``base_model:<relation>:<id>`` tags (the
+        Hub infers a relation the card does not give: adapter when the files hold an
+        ``adapter_config.json``, quantized with a ``.gguf`` file, merge with a ``merge``
+        card tag, else finetune). ``files`` is a shortcut for ``siblings``: file names.
         """
         kind = normalize_repo_type(repo_type)
         key = (kind, repo_id)
@@ -337,6 +359,7 @@ class FakeHub:
             self._apply(record, fields)
             self._repos[key] = record
             self._history[key] = [record["sha"]]
+            self._trees[key] = {record["sha"]: json.loads(json.dumps(record["siblings"]))}
             return json.loads(json.dumps(record))
 
     def seed_fixture(
@@ -362,6 +385,7 @@ class FakeHub:
             self._redirects.pop(key, None)
             self._repos[key] = record
             self._history[key] = [record["sha"]]
+            self._trees[key] = {record["sha"]: list(record.get("siblings") or [])}
         return record["id"]
 
     def set_readme(self, repo_type: str, repo_id: str, text: str | None) -> None:
@@ -421,6 +445,9 @@ class FakeHub:
                 _BASE_TIME + timedelta(minutes=n)
             )
             self._history[key].append(new_sha)
+            self._trees.setdefault(key, {})[new_sha] = json.loads(
+                json.dumps(record.get("siblings") or [])
+            )
             return new_sha
 
     def remove_repo(self, repo_type: str, repo_id: str) -> None:
@@ -428,7 +455,7 @@ class FakeHub:
         with self._lock:
             key = (normalize_repo_type(repo_type), repo_id)
             self._get(repo_type, repo_id)
-            for table in (self._repos, self._history, self._disabled_status):
+            for table in (self._repos, self._history, self._disabled_status, self._trees):
                 table.pop(key, None)
 
     def set_private(self, repo_type: str, repo_id: str, private: bool = True) -> None:
@@ -481,6 +508,7 @@ class FakeHub:
                 record["modelId"] = new_id
             self._repos[new_key] = self._repos.pop(old_key)
             self._history[new_key] = self._history.pop(old_key)
+            self._trees[new_key] = self._trees.pop(old_key, {})
             if old_key in self._disabled_status:
                 self._disabled_status[new_key] = self._disabled_status.pop(old_key)
             for source, target in list(self._redirects.items()):
@@ -493,6 +521,11 @@ class FakeHub:
         """Register a bearer token for user ``name`` (member of ``orgs``)."""
         with self._lock:
             self._users[token] = (name, frozenset(orgs))
+
+    def history_of(self, repo_type: str, repo_id: str) -> list[str]:
+        """The repo's commit shas, oldest first."""
+        with self._lock:
+            return list(self._history[(normalize_repo_type(repo_type), repo_id)])
 
     def repo(self, repo_type: str, repo_id: str) -> dict[str, Any]:
         """A copy of a repo's stored JSON record."""
@@ -509,13 +542,19 @@ class FakeHub:
         *,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
+        text: str | None = None,
+        content_type: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests under ``path_prefix`` with ``status``.
 
-        ``times=None`` fails forever. The body defaults to ``{"error": <reason phrase>}``.
-        Faults are checked in the order they were added, before auth and routing.
+        ``times=None`` fails forever. The body defaults to ``{"error": <reason phrase>}``;
+        ``text`` sends a non-JSON body instead (an HTML error page of a proxy, with
+        ``content_type``). Faults are checked in the order they were added, before auth
+        and routing.
         """
-        self._add_fault(_Fault(path_prefix, status, times, dict(headers or {}), body))
+        fault = _Fault(path_prefix, status, times, dict(headers or {}), body)
+        fault.text, fault.content_type = text, content_type
+        self._add_fault(fault)
 
     def fail_page(
         self,
@@ -542,14 +581,16 @@ class FakeHub:
         limit: int = 500,
         window: int = 300,
         retry_after: int | None = None,
+        resource: str = "api",
     ) -> None:
-        """Answer 429 with ``RateLimit: "api";r=0;t=<reset>`` and ``RateLimit-Policy``.
+        """Answer 429 with ``RateLimit: "<resource>";r=0;t=<reset>`` and ``RateLimit-Policy``.
 
         The listing calls sleep ``reset + 1`` seconds and retry (utils/_http.py
         ``_http_backoff_base``); ``model_info`` raises at once. ``retry_after`` also sends
-        a ``Retry-After`` header.
+        a ``Retry-After`` header. ``resource`` names the bucket: ``api``, ``resolvers``
+        (``/resolve/`` file URLs) or ``pages`` (hub-docs rate-limits.md).
         """
-        headers = ratelimit_headers(0, reset, limit, window)
+        headers = ratelimit_headers(0, reset, limit, window, resource)
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
         self.fail_next(path_prefix, 429, times, headers=headers)
@@ -774,6 +815,10 @@ class FakeHub:
     ) -> _Answer:
         """``GET /api/{type}s/{id}[/revision/{rev}]``."""
         with self._lock:
+            # Repo ids are case-insensitive on the Hub: `mbzuai/bactrian-x` answers 200 with
+            # the body of `MBZUAI/Bactrian-X`, its id as the owner spells it
+            # (huggingface/huggingface_hub#1453).
+            repo_id = self._canonical(kind, repo_id)
             record = self._repos.get((kind, repo_id))
             redirect = self._redirects.get((kind, repo_id))
             disabled_status = self._disabled_status.get((kind, repo_id))
@@ -794,10 +839,35 @@ class FakeHub:
             if resolved is None:
                 return _error(404, f"Invalid rev id: {revision}", code="RevisionNotFound")
             record["sha"] = resolved
+            with self._lock:
+                tree = self._trees.get((kind, repo_id), {}).get(resolved)
+            if tree is not None:
+                record["siblings"] = json.loads(json.dumps(tree))
         projection = self._projection(kind, query, listing=False)
         if isinstance(projection, _Answer):
             return projection
+        if kind == "model" and "childrenModelCount" in projection:
+            record["childrenModelCount"] = self.children_count(repo_id)
         return _Answer(200, _project(record, projection) if projection else record)
+
+    def children_count(self, base_id: str) -> dict[str, int]:
+        """``childrenModelCount`` of a model: the models whose tags name it, by relation.
+
+        Its shape is counts by relation (``{"adapter": 716, "merge": 19, "quantized": 190,
+        "finetune": 328}``), as public notes of direct calls to the Hub record it;
+        huggingface_hub 2.4.0 passes it through untouched (``ModelInfo.children_model_count``,
+        documented there as an int).
+        """
+        counts = dict.fromkeys(RELATIONS, 0)
+        with self._lock:
+            for (kind, _), record in self._repos.items():
+                if kind != "model" or record.get("private"):
+                    continue
+                for tag in record.get("tags", []):
+                    relation, _, named = tag.removeprefix("base_model:").partition(":")
+                    if tag.startswith("base_model:") and named == base_id and relation in counts:
+                        counts[relation] += 1
+        return counts
 
     def _projection(
         self, kind: str, query: Mapping[str, list[str]], *, listing: bool
@@ -811,9 +881,10 @@ class FakeHub:
         """
         expand = [value for value in query.get("expand", []) if value]
         if expand:
-            unknown = sorted(set(expand) - EXPAND_PROPERTIES[kind])
+            accepted = EXPAND_PROPERTIES[kind] - (DETAIL_ONLY[kind] if listing else frozenset())
+            unknown = sorted(set(expand) - accepted)
             if unknown:
-                allowed = ", ".join(sorted(EXPAND_PROPERTIES[kind]))
+                allowed = ", ".join(sorted(accepted))
                 return _error(
                     400, f'"expand" contains invalid value(s) {unknown}; allowed: {allowed}'
                 )
@@ -855,9 +926,15 @@ class FakeHub:
     @staticmethod
     def _apply(record: dict[str, Any], fields: Mapping[str, Any]) -> None:
         fields = dict(fields)
+        if "files" in fields:
+            fields["siblings"] = [{"rfilename": name} for name in fields.pop("files")]
         card_updates = {
-            k: fields.pop(k) for k in ("license", "license_name", "license_link") if k in fields
-        }
+            k: fields.pop(k)
+            for k in (
+                "license", "license_name", "license_link", "base_model", "base_model_relation"
+            )
+            if k in fields
+        }  # fmt: skip
         if "gated" in fields and fields["gated"] not in (False, "auto", "manual"):
             raise ValueError(f"gated must be False, 'auto' or 'manual', not {fields['gated']!r}")
         record.update(json.loads(json.dumps(fields)))
@@ -866,6 +943,18 @@ class FakeHub:
         if "license" in card_updates:
             tags = [t for t in record.get("tags", []) if not t.startswith("license:")]
             record["tags"] = [*tags, f"license:{card_updates['license']}"]
+        if "base_model" in card_updates or "base_model_relation" in card_updates:
+            _derive_base_tags(record)
+
+    def _canonical(self, kind: str, repo_id: str) -> str:
+        """The stored spelling of a repo id (or of a redirect), matched without case."""
+        if (kind, repo_id) in self._repos or (kind, repo_id) in self._redirects:
+            return repo_id
+        lowered = repo_id.lower()
+        for stored_kind, stored_id in [*self._repos, *self._redirects]:
+            if stored_kind == kind and stored_id.lower() == lowered:
+                return stored_id
+        return repo_id
 
     def _get(self, repo_type: str, repo_id: str) -> dict[str, Any]:
         key = (normalize_repo_type(repo_type), repo_id)
@@ -911,6 +1000,13 @@ class FakeHub:
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
+                if fault.text is not None:
+                    return _Answer(
+                        fault.status,
+                        headers=dict(fault.headers),
+                        text=fault.text,
+                        content_type=fault.content_type,
+                    )
                 body = (
                     fault.body
                     if fault.body is not None
@@ -932,6 +1028,30 @@ class FakeHub:
             f"You have exceeded our rate limit of {limiter.limit} requests per {limiter.window}s."
         )
         return _Answer(429, {"error": message}, headers), {}
+
+
+def _derive_base_tags(record: dict[str, Any]) -> None:
+    """The ``base_model:`` tags the Hub derives from a card's ``base_model``: one naming the
+    base, one naming base and relation (real rows carry both, e.g.
+    ``base_model:meta-llama/Llama-3.1-8B`` and ``base_model:finetune:meta-llama/Llama-3.1-8B``)."""
+    card = record.get("cardData") or {}
+    named = card.get("base_model")
+    bases = [named] if isinstance(named, str) else list(named or [])
+    relation = card.get("base_model_relation")
+    if relation not in RELATIONS:
+        files = [s.get("rfilename", "") for s in record.get("siblings") or []]
+        if any(f.endswith("adapter_config.json") for f in files):
+            relation = "adapter"
+        elif any(f.endswith(".gguf") for f in files):
+            relation = "quantized"
+        elif "merge" in (card.get("tags") or []) or len(bases) > 1:
+            relation = "merge"
+        else:
+            relation = "finetune"
+    tags = [t for t in record.get("tags", []) if not t.startswith("base_model:")]
+    for base in bases:
+        tags += [f"base_model:{base}", f"base_model:{relation}:{base}"]
+    record["tags"] = tags
 
 
 def _namespace(repo_id: str) -> str:
@@ -1004,7 +1124,8 @@ def _make_handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self.rfile.read(length)
             answer = hub._handle(self.command, self.path, dict(self.headers.items()))
             if answer.text is not None:
-                payload, content_type = answer.text.encode(), "text/plain; charset=utf-8"
+                payload = answer.text.encode()
+                content_type = answer.content_type or "text/plain; charset=utf-8"
             else:
                 payload = json.dumps(answer.body, separators=(",", ":")).encode()
                 content_type = "application/json; charset=utf-8"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tracker.detect.hub import detect_repos
-from tracker.observations import Gone, HubSnapshot, Renamed, RepoState
+from tracker.observations import Gone, HubSnapshot, Renamed, RepoContents, RepoState
 
 HUB = "https://hub.example"
 
@@ -124,3 +124,43 @@ def test_license_name_and_link_appear_only_when_used() -> None:
     (event,) = detect({r.key: stored(r)}, listed=[repo(license="mit")]).events
 
     assert (event.before, event.after) == ({"license": "apache-2.0"}, {"license": "mit"})
+
+
+def test_a_repo_never_seen_is_unseen_not_withdrawn_then_published() -> None:
+    r = repo("lab/awaited")
+
+    missing = detect({}, checked={r.key: Gone("model", r.id, "not_found")}, author=None)
+    arrived = detect(missing.upserts, checked={r.key: r}, author=None)
+
+    assert missing.events == []
+    assert missing.upserts[r.key]["status"] == "unseen"
+    (event,) = arrived.events
+    assert (event.kind, event.subject) == ("model.published", r.id)
+    assert arrived.upserts[r.key]["status"] == "available"
+
+
+def test_what_the_last_look_at_the_files_found_is_kept_without_a_write() -> None:
+    r = repo()
+    previous = {r.key: stored(r, content_files=3, files=5, storage=1000)}
+
+    detection = detect(previous, listed=[r])
+
+    assert (detection.events, detection.upserts) == ([], {})
+
+
+def test_files_gone_at_the_new_head_are_content_withdrawn() -> None:
+    r = repo(sha="b" * 40)
+    previous = {r.key: stored(repo(), content_files=2, files=4)}
+    snapshot = HubSnapshot(
+        listed={r.key: r},
+        contents={r.key: RepoContents(files=("README.md", "config.json"), storage=10)},
+    )
+
+    detection = detect_repos(previous, snapshot, baselined=True, endpoint=HUB, author="lab")
+
+    withdrawn = [e for e in detection.events if e.kind == "content.withdrawn"]
+    assert [(e.data["reason"], e.before, e.after) for e in withdrawn] == [
+        ("files_removed", {"content_files": 2, "files": 4}, {"content_files": 0, "files": 2})
+    ]
+    assert detection.upserts[r.key]["content_files"] == 0
+    assert detection.upserts[r.key]["storage"] == 10

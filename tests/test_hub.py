@@ -18,6 +18,7 @@ from tracker.catalog import SourceSpec
 from tracker.db import Database
 from tracker.models import Event, Source
 from tracker.poller import PollReport, poll_sources, select_sources
+from tracker.report import openness_report
 
 from .fakehub import FakeHub
 
@@ -317,16 +318,20 @@ def test_single_repo_source(db: Database, org: FakeHub) -> None:
     assert {c[0] for c in changes(db, poll(db, source_id))} == {"repo.restored", "access.ungated"}
 
 
-def test_single_repo_that_does_not_exist_is_baselined_and_restored_on_arrival(
+def test_single_repo_that_does_not_exist_is_baselined_and_published_on_arrival(
     db: Database, org: FakeHub
 ) -> None:
     repo = f"{ORG}/Llama-5"
     source_id = add_hub(db, repo)
     assert poll(db, source_id).results[0].ok
+    with db.read() as session:
+        # A repo never seen is not counted, withdrawn or otherwise.
+        assert openness_report(session, since=datetime.now(UTC), now=datetime.now(UTC)) == []
 
     org.add_repo("model", repo, license="llama5")
 
-    assert {c[0] for c in changes(db, poll(db, source_id))} == {"repo.restored"}
+    assert {c[0] for c in changes(db, poll(db, source_id))} == {"model.published"}
+    assert poll(db, source_id).event_ids == []
 
 
 def test_spaces_are_listed_without_gating(db: Database, hub: FakeHub) -> None:
@@ -399,3 +404,74 @@ def test_cli_shows_before_and_after(cli, org: FakeHub) -> None:
 
     assert "access.gated" in polled.stdout
     assert "gated: false → manual" in polled.stdout
+
+
+def test_a_listing_page_that_is_not_json_is_retried_as_a_transient_failure(
+    db: Database, org: FakeHub, watched: int
+) -> None:
+    page = "<html><body>502 Bad Gateway</body></html>"
+    org.fail_next("/api/models", 200, text=page, content_type="text/html")
+
+    report = poll(db)
+
+    assert report.results[0].ok, report.results[0].error
+    assert report.event_ids == []
+
+
+def test_a_listing_that_never_sends_json_fails_in_one_clear_line(
+    db: Database, org: FakeHub, watched: int
+) -> None:
+    org.fail_next(
+        "/api/models", 200, times=None, text="<html>oops</html>", content_type="text/html"
+    )
+
+    (result,) = poll(db).results
+
+    assert not result.ok
+    assert result.error == "Hub sent a listing page that is not JSON (text/html)"
+    assert poll(db).event_ids == []  # nothing was called withdrawn
+
+
+def test_cli_warns_of_a_repo_the_hub_does_not_have(cli, org: FakeHub) -> None:
+    added = cli("sources", "add", "hub", f"{ORG}/Does-Not-Exist", "--json")
+
+    assert added.code == 0
+    assert json.loads(added.stdout)["target"] == f"{ORG}/Does-Not-Exist"
+    assert added.stderr.startswith(f"warning: {ORG}/Does-Not-Exist is not on the Hub")
+    cli("poll")
+    report = json.loads(cli("report", "openness", "--json").stdout)
+    assert report["authors"] == []  # never seen: not counted as withdrawn
+
+
+def test_cli_refuses_a_data_set_added_as_a_model(cli, org: FakeHub) -> None:
+    refused = cli("sources", "add", "hub", f"{ORG}/eval-set")
+
+    assert refused.code == 2
+    assert "is a data set on the Hub, not a model: add it with --types dataset" in refused.stderr
+    assert json.loads(cli("sources", "list", "--json").stdout) == []
+
+
+def test_cli_warns_of_an_author_without_repos(cli, org: FakeHub) -> None:
+    added = cli("sources", "add", "hub", "meta-lama")
+
+    assert added.code == 0
+    assert "the Hub shows no models or datasets of 'meta-lama'" in added.stderr
+    asked = org.requests_to("/api/")
+    assert [(r.path, r.query["limit"]) for r in asked] == [
+        ("/api/models", ["1"]),
+        ("/api/datasets", ["1"]),
+    ]
+
+
+def test_cli_stores_a_repo_as_the_hub_spells_it(cli, org: FakeHub) -> None:
+    added = cli("sources", "add", "hub", "Meta-Llama/llama-2-13b-hf", "--json")
+
+    assert (added.code, added.stderr) == (0, "")
+    assert json.loads(added.stdout)["target"] == f"{ORG}/Llama-2-13b-hf"
+
+
+def test_cli_can_add_without_asking_the_hub(cli, org: FakeHub) -> None:
+    added = cli("sources", "add", "hub", f"{ORG}/eval-set", "--no-check")
+
+    assert added.code == 0
+    assert org.requests == []

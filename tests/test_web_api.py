@@ -30,7 +30,7 @@ from tracker.catalog import SourceSpec
 from tracker.config import Settings
 from tracker.db import Database
 from tracker.events import KIND_SEVERITY
-from tracker.models import Delivery, Event
+from tracker.models import Delivery, Event, Source
 from tracker.poller import poll_sources, select_sources
 from tracker.web.app import create_app
 
@@ -1173,6 +1173,143 @@ def test_webhooks_that_change_nothing_watched_are_acknowledged_and_ignored(
     time.sleep(0.3)
     assert hub.requests == []
     assert not [t for t in threading.enumerate() if t.name == "webhook-poll"]
+
+
+def hook(client: TestClient, payload: dict) -> dict:
+    response = client.post(
+        "/hooks/huggingface", json=payload, headers={"X-Webhook-Secret": "hook-secret"}
+    )
+    assert response.status_code == 202
+    return response.json()
+
+
+def focus_left(db: Database, source_id: int) -> list | None:
+    with db.read() as session:
+        return session.get(Source, source_id).poll_focus
+
+
+@pytest.fixture
+def watched_author(hooked: Settings, db: Database, hub: FakeHub) -> int:
+    """The author `org` (three models: two listing pages), watched and baselined."""
+    for name in ("one", "two", "three"):
+        hub.add_repo("model", f"org/{name}", license="mit")
+    source_id = add_source(db, "hub", "org", types="model")
+    poll(db, source_id)
+    hub.clear_requests()
+    return source_id
+
+
+def test_webhook_for_a_repo_of_a_watched_author_is_answered_with_one_info_call(
+    client: TestClient, db: Database, hub: FakeHub, watched_author: int
+) -> None:
+    with db.read() as session:
+        due = session.get(Source, watched_author).next_poll_at
+    hub.add_repo("model", "org/four", license="mit")
+
+    assert hook(client, webhook("org/four", scope="repo"))["polling"] == [watched_author]
+
+    published = wait_for(lambda: hook_events(db, "model.published"))
+    assert [e.subject for e in published] == ["org/four"]
+    assert wait_for(lambda: focus_left(db, watched_author) is None)
+    # Not a re-listing of the author: one info call for the repo named.
+    assert [r.path for r in hub.requests] == ["/api/models/org/four"]
+    with db.read() as session:
+        # The source's scheduled poll (the whole listing) stays when it was.
+        assert session.get(Source, watched_author).next_poll_at == due
+
+
+def test_narrower_repo_scopes_count_as_the_broad_one(
+    client: TestClient, db: Database, hub: FakeHub, watched_author: int
+) -> None:
+    hub.set_gated("model", "org/two", "manual")
+
+    answer = hook(client, webhook("org/two", scope="repo.config.dois"))
+
+    assert answer["polling"] == [watched_author]
+    gated = wait_for(lambda: hook_events(db, "access.gated"))
+    assert [e.subject for e in gated] == ["org/two"]
+
+
+def test_a_move_is_followed_as_a_rename(
+    client: TestClient, db: Database, hub: FakeHub, watched_author: int
+) -> None:
+    hub.rename("org/one", "org/uno")
+    payload = webhook("org/one", scope="repo") | {
+        "event": {"action": "move", "scope": "repo"},
+        "movedTo": {"name": "org/uno", "owner": {"id": "6543210fedcba98765432100"}},
+    }
+
+    assert hook(client, payload)["polling"] == [watched_author]
+
+    renamed = wait_for(lambda: hook_events(db, "repo.renamed"))
+    assert [(e.before, e.after) for e in renamed] == [({"id": "org/one"}, {"id": "org/uno"})]
+    assert hook_events(db, "model.published") == []
+    assert hook_events(db, "repo.withdrawn") == []
+
+
+def report_opened(name: str, title: str, num: int = 8, *, pull_request: bool = False) -> dict:
+    payload = webhook(name, scope="discussion")
+    payload["event"] = {"action": "create", "scope": "discussion"}
+    payload["repo"].pop("headSha")  # only sent on repo scopes
+    payload["discussion"] = {
+        "id": "6399f58518721fdd27fc9ca9",
+        "title": title,
+        "url": {
+            "web": f"https://huggingface.co/{name}/discussions/{num}",
+            "api": f"https://huggingface.co/api/models/{name}/discussions/{num}",
+        },
+        "status": "open",
+        "author": {"id": "61d2f90c3c2083e1c08af22d"},
+        "num": num,
+        "isPullRequest": pull_request,
+    }
+    return payload
+
+
+def test_a_report_opened_on_a_watched_repo_is_a_repo_reported_event(
+    client: TestClient, db: Database, hub: FakeHub, watched_author: int
+) -> None:
+    payload = report_opened("org/two", "🚩 Report: Copyright infringement")
+
+    assert hook(client, payload)["polling"] == [watched_author]
+
+    (reported,) = wait_for(lambda: hook_events(db, "repo.reported"))
+    assert (reported.subject, reported.severity) == ("org/two", "notice")
+    assert reported.title == "Reported (Copyright infringement): org/two"
+    assert reported.data["reason"] == "Copyright infringement"
+    assert reported.data["discussion"] == {
+        "num": 8,
+        "title": "🚩 Report: Copyright infringement",
+        "url": "https://huggingface.co/org/two/discussions/8",
+        "status": "open",
+        "is_pull_request": False,
+    }
+    assert wait_for(lambda: focus_left(db, watched_author) is None)
+    assert [r.path for r in hub.requests] == ["/api/models/org/two"]
+
+    # The same webhook again (the Hub's replay button): reported once.
+    hook(client, payload)
+    assert wait_for(lambda: focus_left(db, watched_author) is None)
+    assert len(hook_events(db, "repo.reported")) == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        report_opened("org/two", "Update the model card"),
+        report_opened("org/two", "🚩 Report: Legal issue(s)", pull_request=True),
+        report_opened("org/two", "🚩 Report: Spam")
+        | {"event": {"action": "update", "scope": "discussion"}},
+        report_opened("org/two", "🚩 Report: Spam")
+        | {"event": {"action": "create", "scope": "discussion.comment"}},
+    ],
+)
+def test_other_discussions_are_ignored(
+    client: TestClient, hub: FakeHub, watched_author: int, payload: dict
+) -> None:
+    assert "not a report" in hook(client, payload)["ignored"]
+    time.sleep(0.2)
+    assert hub.requests == []
 
 
 def test_webhook_with_a_body_that_is_not_json_is_400(hooked: Settings, client: TestClient) -> None:

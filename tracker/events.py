@@ -24,6 +24,7 @@ KIND_SEVERITY: dict[str, str] = {
     "repo.withdrawn": "warning",
     "repo.restored": "notice",
     "repo.renamed": "info",
+    "repo.reported": "notice",
     "post.published": "notice",
     "page.changed": "notice",
     "disclosure.withheld": "warning",

@@ -106,6 +106,9 @@ class Source(SQLModel, table=True):
     poll_requested_at: datetime | None = _time()
     # The last poll's result, in the shape `tracker poll --json` gives per source.
     last_outcome: dict[str, Any] | None = _json()
+    # What webhooks asked the next poll to look at (Hub repo keys, with the discussion a
+    # webhook announced): a list of objects, taken off as polls answer them.
+    poll_focus: list[dict[str, Any]] | None = _json()
 
     # HTTP validators of the last successful fetch, and a hash of the body it returned.
     etag: str | None = Field(default=None, max_length=500)
@@ -153,6 +156,26 @@ class Item(SQLModel, table=True):
     data: dict[str, Any] = _json(dict)
     first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Lineage(SQLModel, table=True):
+    """One edge of the lineage graph: Hub model `child` names `base` as what it is built
+    on, as `source_id`'s last poll read it (`origin`: the Hub's `base_model:` tags, or the
+    card when the tags say nothing)."""
+
+    __tablename__ = "lineage"
+    __table_args__ = (sa.UniqueConstraint("source_id", "child", "base", name="uq_lineage_edge"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(
+        sa_column=Column(sa.ForeignKey("source.id", ondelete="CASCADE"), nullable=False)
+    )
+    child: str = Field(max_length=200, index=True)
+    base: str = Field(max_length=200, index=True)
+    # finetune, adapter, quantized or merge; None when neither tags nor card say.
+    relation: str | None = Field(default=None, max_length=16)
+    origin: str = Field(max_length=8)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 # --- events ----------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 # A feed or a page's links yield at most this many entries (in document order), and a
 # source keeps at most this many: a page of 400,000 links or a feed whose ids change on
@@ -30,8 +31,12 @@ class TextState(TypedDict):
 
 class RepoItem(TypedDict, total=False):
     """What is stored of a Hub repo. `rev` counts its changes (each event's fingerprint);
-    `status` is "available" or "withdrawn" (with a `reason`); `withheld` holds the
-    withheld-details sentences of its model card already reported."""
+    `status` is "available", "withdrawn" (with a `reason`) or "unseen" (a watched repo
+    the Hub never showed: not counted as withdrawn); `withheld` holds the
+    withheld-details sentences of its model card already reported. `content_files`,
+    `files` and `storage` are what the last look at its files found (weight or data
+    files, all files, `usedStorage` in bytes); `defunct` the card's sentence saying it is
+    gone, once reported."""
 
     type: str
     id: str
@@ -44,6 +49,10 @@ class RepoItem(TypedDict, total=False):
     reason: str
     rev: int
     withheld: list[str]
+    content_files: int
+    files: int
+    storage: int
+    defunct: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,20 @@ class PageText:
 
 
 REPO_TYPES = ("model", "dataset", "space")
+# How a model relates to the base it names (the Hub's `base_model:<relation>:<id>` tags and
+# the card's `base_model_relation`).
+RELATIONS = ("finetune", "adapter", "quantized", "merge")
+
+
+@dataclass(frozen=True)
+class BaseRef:
+    """A repo that a model says it is built on. `origin` is where that was read: "tags"
+    (the Hub's `base_model:` tags, which name the base under its current id) or "card"
+    (the card's `base_model`, used only when the tags say nothing)."""
+
+    id: str
+    relation: str | None = None  # one of RELATIONS, or None when unsaid
+    origin: str = "tags"
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,12 @@ class RepoState:
     disabled: bool = False
     created_at: datetime | None = None
     last_modified: datetime | None = None
+    # What the repo is built on (models), from the tags and card the listing carries.
+    bases: tuple[BaseRef, ...] = ()
+    # Only in info answers (the Hub refuses these in listings): `usedStorage` in bytes,
+    # and `childrenModelCount`, the models naming this one as base, by relation.
+    storage: int | None = None
+    children: Mapping[str, int] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -162,6 +191,55 @@ class Renamed:
     new: RepoState
 
 
+@dataclass(frozen=True)
+class RepoContents:
+    """The files of a repo whose head commit moved: their names at the new head, its
+    `usedStorage`, and the names at the head last seen when no count of them was stored."""
+
+    files: tuple[str, ...]
+    storage: int | None = None
+    files_before: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """A model built on a base, as a listing filtered by the base's tag shows it."""
+
+    id: str
+    relation: str | None
+    downloads: int = 0
+    license: str | None = None
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """What the Hub says is built on a base model that closed up.
+
+    `counts` comes from the base's `childrenModelCount` (by relation; None when the base
+    could not be asked, e.g. it is gone); `top` from a bounded listing filtered by the
+    base's `base_model:` tag, most downloaded first; `listed` is how many rows that listing
+    read and `complete` whether they were all of them.
+    """
+
+    counts: Mapping[str, int] | None = None
+    top: tuple[Derivative, ...] = ()
+    listed: int = 0
+    complete: bool = False
+    by_relation: Mapping[str, int] = field(default_factory=dict)  # among the listed rows
+
+
+@dataclass(frozen=True)
+class Discussion:
+    """A discussion opened on a watched repo, as a Hub webhook announced it."""
+
+    num: int
+    title: str
+    url: str | None = None
+    status: str | None = None
+    is_pull_request: bool = False
+    author: str | None = None
+
+
 @dataclass
 class HubSnapshot:
     """What one poll saw of a Hub source.
@@ -175,6 +253,12 @@ class HubSnapshot:
     checked: dict[str, RepoState | Gone | Renamed] = field(default_factory=dict)
     # README.md of repos whose head commit changed, for the disclosure rules.
     readmes: dict[str, str] = field(default_factory=dict)
+    # The files of repos whose head commit changed (a bounded few per poll).
+    contents: dict[str, RepoContents] = field(default_factory=dict)
+    # What is built on the base models that closed up in this poll, by base id.
+    derivatives: dict[str, Derivatives] = field(default_factory=dict)
+    # Discussions that webhooks announced, by repo key.
+    discussions: dict[str, list[Discussion]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -197,6 +281,11 @@ class Observation:
     # How long the server says this stays fresh (Cache-Control max-age, an RSS <ttl>):
     # polling sooner would only fetch the same thing again.
     fresh_for: float | None = None
+    # A poll of a few named items (a Hub webhook's repo) rather than the whole source: it
+    # leaves the source's schedule as it was. `answered` holds the poll requests it
+    # answered (entries of the source's `poll_focus`), taken off the source when recorded.
+    partial: bool = False
+    answered: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def text(self) -> PageText:

@@ -1,8 +1,9 @@
 """The poll of one source, top to bottom.
 
     load the source → fetch (I/O) → one transaction: lock the source, load the previous
-    item states, detect (pure), record states, events and source health, enqueue the
-    alert deliveries → the caller hands the new events to its sender
+    item states, detect (pure), relate (the kind's graph: recorded and looked up), record
+    states, events and source health, enqueue the alert deliveries → the caller hands the
+    new events to its sender
 
 Every entry point (`tracker poll`, the scheduler of `tracker run`, the Celery task, and
 the polls the web UI, the API and Hub webhooks ask for) comes through `poll_source`.
@@ -26,6 +27,7 @@ from tracker.clients import Clients
 from tracker.config import Settings
 from tracker.db import Database
 from tracker.detect.lifecycle import baselined, on_failure, on_success
+from tracker.detect.lineage import Exposure
 from tracker.disclosure import rules_for
 from tracker.dispatch import holds_lease
 from tracker.errors import DeferredError, FetchError, NotFoundError
@@ -160,6 +162,7 @@ def _record(
 ) -> None:
     """Detect and record, in the caller's transaction; the new events' deliveries too."""
     drafts: list[EventDraft] = []
+    exposures: list[Exposure] = []
     observation = fetched.observation
     if observation is not None:
         result.unchanged, result.requests = observation.unchanged, observation.requests
@@ -169,6 +172,8 @@ def _record(
         if not observation.unchanged:
             previous = store.load_item_states(session, source.id)
             detection = kind.detect(previous, observation, _context(source, settings))
+            if kind.relate is not None:
+                exposures = kind.relate(session, source, observation, detection)
             store.write_items(session, source.id, detection, previous=previous, now=now)
             drafts += detection.events
             if first:
@@ -193,6 +198,14 @@ def _record(
         store.record_failure(session, source, error, health, now=now)
         drafts += [failing] if failing else []
     result.event_ids = store.insert_events(session, source.id, drafts, now=now)
+    if exposures:
+        # `lineage.exposed` names its cause by id: known now that the causes are stored.
+        causes = store.event_ids(session, [x.cause.key(source.id) for x in exposures])
+        linked = [x.event(causes.get(x.cause.key(source.id))) for x in exposures]
+        found = [draft for draft in linked if draft is not None]
+        result.event_ids = sorted(
+            result.event_ids + store.insert_events(session, source.id, found, now=now)
+        )
     # The transactional outbox: deliveries are written with their events or not at all.
     outbox.enqueue(session, result.event_ids, now=now)
 

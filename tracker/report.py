@@ -25,6 +25,15 @@ HUB_EVENT_KINDS = (
 )  # fmt: skip
 
 
+def ever_seen(state: Mapping[str, Any]) -> bool:
+    """Whether the Hub ever showed the repo: a watched repo that never existed (a typo, a
+    release awaited) is no withdrawal. States stored before "unseen" existed say
+    "withdrawn" without ever having had a license field."""
+    if state.get("status") == "unseen":
+        return False
+    return not (state.get("status") == "withdrawn" and "license" not in state)
+
+
 @dataclass
 class Mix:
     """Repos counted by license class and by access level."""
@@ -62,6 +71,8 @@ def openness_report(
     for key, data in session.exec(
         select(Item.key, Item.data).where(col(Item.source_id).in_(hub_sources))
     ):
+        if not ever_seen(data):
+            continue
         owner = str(data.get("id", key.split(":", 1)[-1])).split("/", 1)[0]
         states.setdefault(owner, {})[key] = dict(data)
     events = list(
@@ -168,3 +179,71 @@ def as_json(reports: list[AuthorReport], *, since: datetime, now: datetime) -> d
             for r in reports
         ],
     }
+
+
+def lineage_report(session: Session, repo_id: str) -> dict[str, Any]:
+    """`tracker report lineage`: what the graph knows above and below a repo, with the
+    openness of each watched one, the derivatives whose license is looser than their
+    base's, and the Hub's last count of what is built on it (from its last
+    `lineage.exposed`)."""
+    from tracker.lineage import tree
+    from tracker.observations import RELATIONS
+
+    report = tree(session, repo_id)
+    direct = Counter(d["relation"] or "unknown" for d in report["derivatives"])
+    report["counts"] = {
+        "watched": {"total": len(report["derivatives"])}
+        | {r: direct.get(r, 0) for r in RELATIONS}
+        | {r: n for r, n in direct.items() if r not in RELATIONS},
+        "watched_descendants": len(_ids(report["derivatives"], "derivatives")),
+        "hub": _last_hub_count(session, report["id"]),
+    }
+    report["looser_licenses"] = _looser_licenses(report)
+    return report
+
+
+def _ids(entries: list[dict[str, Any]], key: str) -> set[str]:
+    """Every repo id in a tree (a merge reached twice counts once)."""
+    found: set[str] = set()
+    for entry in entries:
+        found |= {entry["id"].lower()} | _ids(entry.get(key, []), key)
+    return found
+
+
+def _last_hub_count(session: Session, repo_id: str) -> dict[str, Any] | None:
+    """The derivative counts of the newest `lineage.exposed` of the repo, if any."""
+    event = session.exec(
+        select(Event)
+        .where(Event.kind == "lineage.exposed", col(Event.subject).ilike(repo_id))
+        .order_by(col(Event.id).desc())
+        .limit(1)
+    ).first()
+    if event is None:
+        return None
+    return {
+        **(event.data.get("derivatives") or {}),
+        "counted_by": event.data.get("derivatives_counted_by"),
+        "as_of": event.detected_at.isoformat(),
+        "event_id": event.id,
+    }
+
+
+def _looser_licenses(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each derivative in the tree whose license is looser than its base's."""
+    found: list[dict[str, Any]] = []
+
+    def down(base: dict[str, Any]) -> None:
+        for entry in base.get("derivatives", []):
+            if entry.get("looser_than_base"):
+                found.append({"id": entry["id"], "license": entry["license"], "base": base["id"]})
+            down(entry)
+
+    def up(child: dict[str, Any]) -> None:
+        for entry in child.get("bases", []):
+            if entry.get("derivative_looser"):
+                found.append({"id": child["id"], "license": child["license"], "base": entry["id"]})
+            up(entry)
+
+    down(report)
+    up(report)
+    return found

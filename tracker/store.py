@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from tracker.detect import Detection
 from tracker.detect.lifecycle import Health
 from tracker.events import EventDraft, thaw
-from tracker.models import Event, Item, Source, table
+from tracker.models import Event, Item, Lineage, Source, table
 from tracker.observations import Observation
 
 MAX_BACKOFF = timedelta(days=1)
@@ -102,6 +102,61 @@ def write_items(
         )
 
 
+def write_lineage(
+    session: Session,
+    source_id: int | None,
+    edges: Mapping[str, Sequence[tuple[str, str | None, str]]],
+    *,
+    forget: Sequence[str] = (),
+    now: datetime,
+) -> None:
+    """Make the source's lineage edges of each child in `edges` (base, relation, origin)
+    what is given, and drop those of the children in `forget`; unchanged edges are left
+    alone, so a poll that learnt nothing new writes nothing."""
+    lineage = table(Lineage)
+    stored: dict[str, set[tuple[str, str | None, str]]] = {}
+    rows = session.execute(
+        sa.select(lineage.c.child, lineage.c.base, lineage.c.relation, lineage.c.origin).where(
+            lineage.c.source_id == source_id
+        )
+    )
+    for child, base, relation, origin in rows:
+        stored.setdefault(child, set()).add((base, relation, origin))
+    stale = [c for c in forget if c in stored]
+    stale += [c for c, wanted in edges.items() if stored.get(c, set()) != set(wanted)]
+    for children in chunks(sorted(set(stale))):
+        session.execute(
+            sa.delete(lineage).where(
+                lineage.c.source_id == source_id, lineage.c.child.in_(children)
+            )
+        )
+    fresh = [
+        {
+            "source_id": source_id,
+            "child": child,
+            "base": base,
+            "relation": relation,
+            "origin": origin,
+            "seen_at": now,
+        }
+        for child in sorted(set(stale))
+        if child in edges
+        for base, relation, origin in dict.fromkeys(edges[child])
+    ]
+    for rows_chunk in chunks(fresh):
+        session.execute(sa.insert(lineage), list(rows_chunk))
+
+
+def event_ids(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    """The ids of stored events, by idempotency key."""
+    events = table(Event)
+    found: dict[str, int] = {}
+    for chunk in chunks(list(dict.fromkeys(keys))):
+        rows = session.execute(sa.select(events.c.key, events.c.id).where(events.c.key.in_(chunk)))
+        found.update({key: event_id for key, event_id in rows})
+    return found
+
+
 def insert_events(
     session: Session, source_id: int | None, drafts: Sequence[EventDraft], *, now: datetime
 ) -> list[int]:
@@ -173,7 +228,15 @@ def record_success(
     source.consecutive_failures = 0
     source.failing_since = None
     source.deferrals = 0
-    _polled(session, source, now, now + next_interval(source.every_seconds, observation.fresh_for))
+    if observation.answered:
+        answered = [dict(entry) for entry in observation.answered]
+        left = [entry for entry in source.poll_focus or [] if entry not in answered]
+        source.poll_focus = left or None
+    due = now + next_interval(source.every_seconds, observation.fresh_for)
+    if observation.partial and source.next_poll_at is not None:
+        # A poll of a few named repos does not stand in for the source's scheduled poll.
+        due = source.next_poll_at
+    _polled(session, source, now, due)
 
 
 def record_unchanged(

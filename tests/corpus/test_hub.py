@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tracker.config import Settings
-from tracker.observations import Renamed, RepoState
+from tracker.observations import BaseRef, Renamed, RepoState
 from tracker.sources.hubclient import HubClient
 
 from ..fakehub import DEFAULT_LIST_FIELDS, FakeHub, load_fixture
@@ -24,9 +24,15 @@ def hub_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def expected_state(body: dict[str, Any]) -> RepoState:
-    """What the body says, read directly: the tracker's reading must agree."""
+def expected_state(body: dict[str, Any], *, info: bool = False) -> RepoState:
+    """What the body says, read directly: the tracker's reading must agree. `info`: as an
+    info call reads it (with `usedStorage`, which listings do not serve)."""
     card = body.get("cardData") or {}
+    relations = {
+        tag.split(":")[2]: tag.split(":")[1]
+        for tag in body["tags"]
+        if tag.startswith("base_model:") and tag.count(":") == 2
+    }
     return RepoState(
         type="model",
         id=body["id"],
@@ -39,6 +45,8 @@ def expected_state(body: dict[str, Any]) -> RepoState:
         disabled=body["disabled"],
         created_at=hub_time(body["createdAt"]),
         last_modified=hub_time(body["lastModified"]),
+        bases=tuple(BaseRef(base, relation) for base, relation in relations.items()),
+        storage=body.get("usedStorage") if info else None,
     )
 
 
@@ -76,7 +84,8 @@ def test_recorded_info_is_served_as_recorded_and_read_into_repo_state(
     (listed,) = client.list_repos("model", repo_id.split("/")[0])
 
     assert served == body
-    assert state == listed == expected_state(body)
+    assert state == expected_state(body, info=True)
+    assert listed == expected_state(body)
     assert state.visible
 
 
@@ -119,4 +128,33 @@ def test_recorded_307_is_answered_alike_and_followed_as_a_rename(
     assert isinstance(result, Renamed)
     assert (result.old_id, result.new.id) == (old_id, new_id)
     if target:
-        assert result.new == expected_state(target)
+        assert result.new == expected_state(target, info=True)
+
+
+def test_a_recorded_derivative_names_its_base_by_its_tags_not_an_old_card_name(
+    corpus: Path, hub: FakeHub, settings: Settings
+) -> None:
+    derivatives = {
+        repo_id: body
+        for repo_id, body in model_bodies(corpus).items()
+        if any(tag.startswith("base_model:") for tag in body["tags"])
+    }
+    assert derivatives, "the recordings hold a model built on another"
+    for repo_id, body in derivatives.items():
+        named = [t.removeprefix("base_model:") for t in body["tags"] if t.startswith("base_model:")]
+        # The Hub tags the base twice: by id, and by relation and id.
+        plain = [n for n in named if ":" not in n]
+        with_relation = [n.split(":", 1) for n in named if ":" in n]
+        assert plain and [base for _, base in with_relation] == plain
+        hub.seed_fixture(f"model_info.{repo_id.replace('/', '--')}.json", directory=corpus / "hub")
+
+        state = HubClient(settings).info("model", repo_id)
+
+        assert isinstance(state, RepoState)
+        assert [(b.id, b.relation, b.origin) for b in state.bases] == [
+            (base, relation, "tags") for relation, base in with_relation
+        ]
+        # The card may still use the base's name before a rename; the tags have the new one.
+        card_base = body["cardData"].get("base_model")
+        if card_base and card_base not in plain:
+            assert card_base not in [b.id for b in state.bases]

@@ -1,4 +1,5 @@
-"""`tracker report openness`: how open each watched Hub author is, and how that moved."""
+"""`tracker report openness`: how open each watched Hub author is, and how that moved;
+`tracker report lineage`: what is built on a model, and what it is built on."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from rich.markup import escape
 from tracker.cli.context import app_context
 from tracker.cli.output import console, print_json
 from tracker.durations import parse_since
-from tracker.report import Mix, as_json, openness_report
+from tracker.errors import UserError
+from tracker.report import Mix, as_json, lineage_report, openness_report
 
 app = typer.Typer(help="Reports computed from the event log.", no_args_is_help=True)
 
@@ -66,3 +68,80 @@ def _shares(mix: Mix) -> str:
     open_share = mix.license["open"] / mix.repos
     public_share = mix.access["public"] / mix.repos
     return f"open license {open_share:>4.0%}  public {public_share:>4.0%}"
+
+
+@app.command("lineage")
+def lineage(
+    ctx: typer.Context,
+    repo: Annotated[str, typer.Argument(metavar="OWNER/REPO", help="A Hub model.")],
+    as_json_flag: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """What is built on a model (watched derivatives by relation, the Hub's count) and what
+    it is built on, up to the roots; derivatives whose license is looser than their base's."""
+    from tracker.sources.hub import parse_target
+
+    target = parse_target(repo, None)
+    if not target.repo_id:
+        raise UserError(f"expected OWNER/REPO, not {repo!r}")
+    state = app_context(ctx)
+    with state.db.read() as session:
+        report = lineage_report(session, target.repo_id)
+    if as_json_flag:
+        print_json(report)
+        return
+    console.print(f"[bold]{escape(report['id'])}[/]  {_describe(report)}")
+    if report["bases"]:
+        console.print("  built on:")
+        _print_tree(report["bases"], "bases", depth=2)
+    else:
+        console.print("  built on: no base the tracker knows of")
+    counts = report["counts"]
+    watched = counts["watched"]
+    breakdown = " · ".join(f"{r} {n}" for r, n in watched.items() if r != "total")
+    line = f"  built on it: {watched['total']} watched ({breakdown})"
+    if counts["watched_descendants"] > watched["total"]:
+        line += f", {counts['watched_descendants']} watched in all below it"
+    console.print(line)
+    hub = counts["hub"]
+    if hub:
+        relations = " · ".join(
+            f"{r} {n:,}"
+            for r, n in hub.items()
+            if isinstance(n, int) and r not in ("total", "event_id")
+        )
+        console.print(
+            f"  on the Hub: {hub['total']:,} when it closed up ({hub['as_of'][:10]}; {relations})"
+        )
+    _print_tree(report["derivatives"], "derivatives", depth=2)
+    for looser in report["looser_licenses"]:
+        license_id = escape(str(looser["license"]))
+        console.print(
+            f"  [yellow]looser license[/]: {escape(looser['id'])} ({license_id})"
+            f" is built on {escape(looser['base'])}"
+        )
+
+
+def _describe(entry: dict) -> str:
+    if not entry["watched"]:
+        return "[dim]not watched[/]"
+    openness = entry["openness"] or {}
+    return (
+        f"{escape(str(entry['license']))}: {openness.get('license', '?')}, "
+        f"{openness.get('access', '?')}"
+    )
+
+
+def _print_tree(entries: list[dict], key: str, *, depth: int) -> None:
+    for entry in entries:
+        relation = entry["relation"] or "unsaid"
+        flag = ""
+        if entry.get("looser_than_base") or entry.get("derivative_looser"):
+            flag = (
+                "  [yellow]looser than its base[/]"
+                if key == "derivatives"
+                else ("  [yellow]the repo above it has a looser license[/]")
+            )
+        console.print(
+            f"{' ' * depth}{relation:<10} {escape(entry['id'])}  {_describe(entry)}{flag}"
+        )
+        _print_tree(entry.get(key, []), key, depth=depth + 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -30,9 +31,11 @@ Name = Annotated[str | None, typer.Option("--name", help="A display name.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the source as JSON.")]
 
 
-def _add(ctx: typer.Context, spec: SourceSpec, as_json: bool) -> None:
+def _add(ctx: typer.Context, spec: SourceSpec, as_json: bool, *, check: bool = False) -> None:
     state = app_context(ctx)
     spec = catalog.checked(spec, state.settings)
+    if check and spec.kind == "hub":
+        spec = _ask_the_hub(spec, state.settings)
     with state.db.session() as session:
         source = catalog.add(session, spec)
         public = SourcePublic.of(source)
@@ -44,6 +47,27 @@ def _add(ctx: typer.Context, spec: SourceSpec, as_json: bool) -> None:
             f"every {format_duration(public.every_seconds)}. "
             "The first poll records what exists; later polls report what changes."
         )
+
+
+def _ask_the_hub(spec: SourceSpec, settings: Settings) -> SourceSpec:
+    """The spec as the Hub spells its target; a warning on stderr for what looks like a
+    typo; UserError for a repo of another type. Nothing is said when the Hub cannot be
+    asked (offline): the source is added as given."""
+    from tracker.errors import FetchError
+    from tracker.sources import hub
+    from tracker.sources.hubclient import HubClient
+
+    quick = settings.model_copy(
+        update={"http_timeout_seconds": min(settings.http_timeout_seconds, 10)}
+    )
+    target = hub.parse_target(spec.target, spec.types)
+    try:
+        found, warning = hub.probe(target, HubClient(quick))
+    except FetchError:
+        return spec
+    if warning:
+        errors.print(f"warning: {escape(warning)}")
+    return replace(spec, target=found.repo_id or found.owner)
 
 
 @add_app.command("hub")
@@ -63,10 +87,17 @@ def add_hub(
     every: Every = None,
     name: Name = None,
     as_json: Json = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check",
+            help="Ask the Hub whether the repo or author exists (warns of a typo).",
+        ),
+    ] = True,
 ) -> None:
     """Watch a Hub author's repos, or one repo: releases, gating, licenses, withdrawals."""
     every_seconds = parse_duration(every) if every else None
-    _add(ctx, SourceSpec("hub", target, name, every_seconds, types=types), as_json)
+    _add(ctx, SourceSpec("hub", target, name, every_seconds, types=types), as_json, check=check)
 
 
 @add_app.command("feed")

@@ -1,4 +1,5 @@
-"""Hub detection: releases, gating, license revisions, withdrawals, restorations, renames.
+"""Hub detection: releases, gating, license revisions, withdrawals, restorations, renames,
+content withdrawn from repos still visible, and reports opened on them.
 
 Input is the stored state of each repo (by key) and a `HubSnapshot`; output is the new
 states and the events. Stored states carry `rev`, a counter bumped on every change, so
@@ -8,17 +9,35 @@ each transition has its own fingerprint: a repo gated, ungated and gated again y
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from tracker.detect import Detection, with_data, withheld_event
+from tracker.detect.content import withdrawals
 from tracker.disclosure import Rule, find_withheld
 from tracker.events import EventDraft
-from tracker.observations import Gone, HubSnapshot, Renamed, RepoState, repo_key
+from tracker.observations import (
+    Discussion,
+    Gone,
+    HubSnapshot,
+    Renamed,
+    RepoContents,
+    RepoState,
+    repo_key,
+)
 from tracker.openness import classify
 
 AVAILABLE = "available"
 WITHDRAWN = "withdrawn"
+# A watched repo the Hub never showed (a single-repo source named before it exists, or a
+# typo): remembered so that its arrival is reported, never counted as withdrawn.
+UNSEEN = "unseen"
+# What a look at a repo's files found; kept between polls until the next look.
+CONTENT_KEYS = ("content_files", "files", "storage", "defunct")
+# The title the Hub gives the discussion that "Report this repository" opens, e.g.
+# "🚩 Report: Legal issue(s)" or "🚩 Report : Copyright infringement".
+_REPORT_TITLE = re.compile(r"^\W*report\s*:\s*(?P<reason>\S.{0,200})$", re.IGNORECASE)
 LICENSE_FIELDS = ("license", "license_name", "license_link")
 GATE_WORDS = {"auto": "automatic approval", "manual": "manual approval"}
 
@@ -42,6 +61,7 @@ def detect_repos(
     detection = Detection()
     rules = _Rules(previous, detection, baselined=baselined, endpoint=endpoint, author=author)
     rules.readmes = snapshot.readmes
+    rules.contents = snapshot.contents
     rules.disclosure_rules = disclosure_rules
     rename_targets = {
         outcome.new.key for outcome in snapshot.checked.values() if isinstance(outcome, Renamed)
@@ -57,8 +77,41 @@ def detect_repos(
             continue  # its old id is in `checked` as a rename; handled there
         else:
             rules.seen(key, outcome)
+    for key, discussions in snapshot.discussions.items():
+        rules.discussed(key, discussions)
     _add_openness(detection, previous, snapshot)
+    _add_discussions(detection, snapshot.discussions)
     return detection
+
+
+def _add_discussions(detection: Detection, discussions: Mapping[str, list[Discussion]]) -> None:
+    """Every event of a repo that a webhook announced a discussion on carries it in
+    `data.discussion` (a report opens a public discussion before anything else changes)."""
+    if not discussions:
+        return
+    events = []
+    for event in detection.events:
+        found = discussions.get(repo_key(event.data.get("repo_type", "model"), event.subject))
+        if found and "discussion" not in event.data:
+            event = with_data(event, discussion=_discussion(found[-1]))
+        events.append(event)
+    detection.events = events
+
+
+def _discussion(discussion: Discussion) -> dict[str, Any]:
+    return {
+        "num": discussion.num,
+        "title": discussion.title,
+        "url": discussion.url,
+        "status": discussion.status,
+        "is_pull_request": discussion.is_pull_request,
+    }
+
+
+def report_reason(title: str) -> str | None:
+    """The reason of a discussion opened by "Report this repository", else None."""
+    found = _REPORT_TITLE.match(title.strip())
+    return found.group("reason").strip() if found else None
 
 
 def _add_openness(
@@ -101,19 +154,21 @@ class _Rules:
         self.endpoint = endpoint
         self.author = author
         self.readmes: Mapping[str, str] = {}
+        self.contents: Mapping[str, RepoContents] = {}
         self.disclosure_rules: tuple[Rule, ...] = ()
 
     def seen(self, key: str, repo: RepoState) -> None:
         """The repo is publicly visible."""
         before = self.previous.get(key)
-        if before is None:
-            self._write(key, repo.state() | {"status": AVAILABLE, "rev": 0})
+        if before is None or before.get("status") == UNSEEN:
+            rev = before.get("rev", 0) + 1 if before is not None else 0
+            self._write(key, repo.state() | _known(repo) | {"status": AVAILABLE, "rev": rev})
             if self.baselined:
                 self._emit(
                     repo,
                     f"{repo.type}.published",
                     f"New {repo.type}: {repo.id}",
-                    0,
+                    rev,
                     after=_public(repo.state()),
                     published_at=repo.created_at,
                 )
@@ -124,12 +179,13 @@ class _Rules:
         """The repo is confirmed not publicly visible (deleted, private or disabled)."""
         before = self.previous.get(key)
         if before is None:
-            # Never seen visible (a single-repo source whose repo is missing): remember
-            # it as withdrawn, so that its appearance is reported as a restoration.
-            state = {"type": repo_type, "id": repo_id, "status": WITHDRAWN, "reason": reason}
+            # Never seen visible (a single-repo source whose repo is missing, or a typo):
+            # remembered as unseen, so that its appearance is reported as a publication
+            # and the openness report does not count it as withdrawn.
+            state = {"type": repo_type, "id": repo_id, "status": UNSEEN, "reason": reason}
             self._write(key, state | {"rev": 0})
             return
-        if before.get("status") == WITHDRAWN:
+        if before.get("status") in (WITHDRAWN, UNSEEN):
             return
         rev = before.get("rev", 0)
         self._write(key, dict(before) | {"status": WITHDRAWN, "reason": reason, "rev": rev + 1})
@@ -176,7 +232,7 @@ class _Rules:
     ) -> None:
         """Events for what changed since `before`; `moved`: the state has a new key."""
         rev = before.get("rev", 0)
-        after = repo.state() | {"status": AVAILABLE}
+        after: dict[str, Any] = {**repo.state(), "status": AVAILABLE}
         if before.get("status") == WITHDRAWN:
             self._emit(
                 repo,
@@ -216,8 +272,60 @@ class _Rules:
         withheld = self._check_readme(key, before, repo, rev)
         if withheld:
             after["withheld"] = withheld
+        after |= self._check_content(key, before, repo, rev)
         if moved or {k: v for k, v in before.items() if k not in ("rev", "reason")} != after:
             self._write(key, after | {"rev": rev + 1})
+
+    def _check_content(
+        self, key: str, before: Mapping[str, Any], repo: RepoState, rev: int
+    ) -> dict[str, Any]:
+        """`content.withdrawn` for files, storage or a card lost since `before`; the
+        content keys to store (the stored ones carried over)."""
+        contents = self.contents.get(key)
+        storage = contents.storage if contents and contents.storage is not None else repo.storage
+        found, state = withdrawals(
+            repo.type,
+            before,
+            files=contents.files if contents else None,
+            storage=storage,
+            files_before=contents.files_before if contents else None,
+            readme=self.readmes.get(key),
+        )
+        for withdrawal in found:
+            self._event(
+                kind="content.withdrawn",
+                repo_type=repo.type,
+                repo_id=repo.id,
+                title=f"Content withdrawn ({withdrawal.title.lower()}): {repo.id}",
+                rev=rev,
+                fingerprint=f"{repo.type}@{rev}:{withdrawal.reason}",
+                before=withdrawal.before,
+                after=withdrawal.after,
+                data={"reason": withdrawal.reason, "summary": withdrawal.summary},
+            )
+        carried = {k: before[k] for k in CONTENT_KEYS if k in before} | state
+        return {k: v for k, v in carried.items() if v is not None}
+
+    def discussed(self, key: str, discussions: list[Discussion]) -> None:
+        """`repo.reported` for each discussion opened by "Report this repository"."""
+        repo_type, _, repo_id = key.partition(":")
+        state = self.detection.upserts.get(key) or self.previous.get(key)
+        if state is None or not repo_id:
+            return  # not a repo of this source
+        for discussion in discussions:
+            reason = report_reason(discussion.title)
+            if reason is None or discussion.is_pull_request:
+                continue
+            self._event(
+                kind="repo.reported",
+                repo_type=repo_type,
+                repo_id=str(state.get("id", repo_id)),
+                title=f"Reported ({reason}): {state.get('id', repo_id)}",
+                rev=0,
+                fingerprint=f"{repo_type}@discussion-{discussion.num}",
+                after={"reason": reason},
+                data={"reason": reason, "discussion": _discussion(discussion)},
+            )
 
     def _check_readme(
         self, key: str, before: Mapping[str, Any], repo: RepoState, rev: int
@@ -263,12 +371,13 @@ class _Rules:
         self, *, kind: str, repo_type: str, repo_id: str, title: str, rev: int, **fields: Any
     ) -> None:
         data = {"repo_type": repo_type} | fields.pop("data", {})
+        fingerprint = fields.pop("fingerprint", f"{repo_type}@{rev}")
         self.detection.events.append(
             EventDraft(
                 kind=kind,
                 subject=repo_id,
                 title=title,
-                fingerprint=f"{repo_type}@{rev}",
+                fingerprint=fingerprint,
                 url=repo_url(self.endpoint, repo_type, repo_id),
                 data=data,
                 **fields,
@@ -277,6 +386,11 @@ class _Rules:
 
     def _write(self, key: str, state: Mapping[str, Any]) -> None:
         self.detection.upserts[key] = state
+
+
+def _known(repo: RepoState) -> dict[str, Any]:
+    """What a first sight of a repo records beyond its state: its storage, when known."""
+    return {"storage": repo.storage} if repo.storage is not None else {}
 
 
 def _owner(repo_id: str) -> str:

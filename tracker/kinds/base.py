@@ -11,7 +11,10 @@ from tracker.disclosure import Rule
 from tracker.observations import Observation
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from tracker.clients import Clients
+    from tracker.detect.lineage import Exposure
     from tracker.models import Source
 
 ItemStates = Mapping[str, Mapping[str, Any]]
@@ -33,7 +36,10 @@ class DetectContext:
 @dataclass(frozen=True)
 class SourceKind:
     """One kind of source. `reads_items`: its fetch needs the stored item states (the Hub
-    confirms the repos a listing no longer shows)."""
+    confirms the repos a listing no longer shows). `relate`, run in the poll's transaction
+    after detection: what the kind keeps beside its items (the Hub's lineage graph),
+    recorded and looked up; it returns the events that name another event of the poll
+    (`lineage.exposed`), stored once those have their ids."""
 
     name: str
     default_every: int
@@ -41,3 +47,4 @@ class SourceKind:
     fetch: Callable[[Source, Clients, ItemStates], Observation]
     detect: Callable[[ItemStates, Observation, DetectContext], Detection]
     reads_items: bool = False
+    relate: Callable[[Session, Source, Observation, Detection], list[Exposure]] | None = None

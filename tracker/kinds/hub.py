@@ -1,14 +1,18 @@
 """Hugging Face Hub authors and repos: listings (and info calls to confirm what vanished);
-releases, gating, licenses, withdrawals, renames and withheld details in model cards."""
+releases, gating, licenses, withdrawals, renames, hollowed-out repos and withheld details in
+model cards; and the lineage graph, which says who is exposed when a base model closes up."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tracker import lineage
 from tracker.detect import Detection
 from tracker.detect.hub import detect_repos
+from tracker.detect.lineage import closing_bases
 from tracker.kinds.base import DetectContext, ItemStates, SourceKind
-from tracker.observations import Observation
+from tracker.observations import HubSnapshot, Observation
 from tracker.sources import hub
 
 if TYPE_CHECKING:
@@ -17,7 +21,34 @@ if TYPE_CHECKING:
 
 
 def fetch(source: Source, clients: Clients, items: ItemStates) -> Observation:
-    return hub.fetch(hub.parse_target(source.target, source.types), clients.hub, items)
+    target = hub.parse_target(source.target, source.types)
+    baselined = source.baselined_at is not None
+    context = DetectContext(
+        target=source.target,
+        name=source.name,
+        types=source.types,
+        links=source.links,
+        baselined=baselined,
+        rules=(),  # the withheld-details rules play no part in closing up
+        hf_endpoint=clients.settings.hf_endpoint,
+    )
+
+    def closed_up(snapshot: HubSnapshot) -> Sequence[str]:
+        # Detection is pure: run on what was just fetched, it names the bases that closed
+        # up, so their derivatives are counted before the poll is recorded (where detection
+        # runs again, on the states the transaction reads).
+        if not baselined:
+            return []
+        observation = Observation(unchanged=False, hub=snapshot)
+        return closing_bases(detect(items, observation, context).events)
+
+    return hub.fetch(
+        target,
+        clients.hub,
+        items,
+        focus=(source.poll_focus or []) if baselined else [],
+        closed_up=closed_up,
+    )
 
 
 def detect(previous: ItemStates, observation: Observation, context: DetectContext) -> Detection:
@@ -33,4 +64,6 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
     )
 
 
-KIND = SourceKind("hub", 15 * 60, ("repo", "repos"), fetch, detect, reads_items=True)
+KIND = SourceKind(
+    "hub", 15 * 60, ("repo", "repos"), fetch, detect, reads_items=True, relate=lineage.relate
+)

@@ -1,9 +1,19 @@
 """The Hugging Face Hub webhook receiver: a change to a watched repo asks for a poll of it.
 
 The payload says that something changed, not what (gating and license are not in it), so
-the receiver only names the sources to poll; the poll re-fetches and detects as usual. The
-poll is asked of the poll-and-alert service, which coalesces: a burst of webhooks for one
-source is one poll, run by the scheduler's threads or by Celery, never by this request.
+the receiver only names the sources to poll and the repo to look at; the poll re-fetches and
+detects as usual. It leaves the repo's key on each covering source (`poll_focus`), so that
+an author source answers with one info call for that repo rather than a re-listing of the
+whole author. The poll is asked of the poll-and-alert service, which coalesces: a burst of
+webhooks for one source is one poll, run by the scheduler's threads or by Celery, never by
+this request.
+
+Scopes: any scope starting with `repo` counts as `repo` (the Hub says narrower scopes will
+appear, to be taken as an update of the broader one). A `discussion` being created is read
+too: reporting a repo ("Report this repository", for a legal issue, copyright, ...) opens a
+public discussion titled "🚩 Report: <reason>", which the poll turns into `repo.reported`.
+A move (`movedTo`) is followed: the old id is looked up (its 307 names the new one) where
+it is watched, the new id where only that is.
 """
 
 from __future__ import annotations
@@ -22,7 +32,9 @@ from tracker.web.deps import DatabaseDep, PollsDep
 
 router = APIRouter(tags=["hooks"])
 log = logging.getLogger(__name__)
-TRIGGER_SCOPES = {"repo", "repo.content", "repo.config"}
+# A source keeps at most this many poll requests; past MAX_FOCUS the poll lists the source
+# anyway, so older ones add nothing.
+MAX_FOCUS_ENTRIES = 100
 
 
 async def _body(request: Request) -> bytes:
@@ -60,19 +72,72 @@ def huggingface(
     repo = payload.get("repo") if isinstance(payload, dict) else None
     if not isinstance(event, dict) or not isinstance(repo, dict):
         return {"ignored": "not a repo event"}
-    if event.get("scope") not in TRIGGER_SCOPES:
-        return {"ignored": f"scope {event.get('scope')!r} does not change what is watched"}
+    scope = str(event.get("scope", ""))
     name, repo_type = str(repo.get("name", "")), str(repo.get("type", "model"))
-    with db.read() as session:
-        source_ids = [
-            s.id
-            for s in session.exec(select(Source).where(Source.kind == "hub"))
-            if s.id is not None and _covers(s, name, repo_type)
-        ]
-    if not source_ids:
+    discussion = None
+    if _broad(scope) == "discussion":
+        discussion = _report(payload.get("discussion"), event)
+        if discussion is None:
+            return {"ignored": f"scope {scope!r}: not a report opened on the repo"}
+    elif _broad(scope) != "repo":
+        return {"ignored": f"scope {scope!r} does not change what is watched"}
+    moved = payload.get("movedTo")
+    new_name = str(moved.get("name", "")) if isinstance(moved, dict) else ""
+    with db.session() as session:
+        asked: list[int] = []
+        for source in session.exec(select(Source).where(Source.kind == "hub")):
+            if source.id is None:
+                continue
+            # The old id where it is watched (its 307 tells the rename), else the new one.
+            for watched_name in (name, new_name):
+                if watched_name and _covers(source, watched_name, repo_type):
+                    _focus(source, f"{repo_type}:{watched_name}", discussion)
+                    session.add(source)
+                    asked.append(source.id)
+                    break
+    if not asked:
         return {"ignored": f"{name} is not watched"}
-    polls.request(source_ids)
-    return {"polling": source_ids, "repo": name}
+    polls.request(asked)
+    return {"polling": asked, "repo": name}
+
+
+def _broad(scope: str) -> str:
+    """The broad scope of a narrower one ("repo.config.dois" → "repo")."""
+    return scope.split(".", 1)[0]
+
+
+def _report(raw: Any, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The discussion a report opened, in the shape the poll reads; None for anything
+    else (other discussions, comments, pull requests, a discussion closed)."""
+    from tracker.detect.hub import report_reason
+
+    if event.get("scope") != "discussion" or event.get("action") != "create":
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("num"), int):
+        return None
+    title = str(raw.get("title") or "")
+    if raw.get("isPullRequest") or report_reason(title) is None:
+        return None
+    url = raw.get("url")
+    author = raw.get("author")
+    return {
+        "num": raw["num"],
+        "title": title[:300],
+        "url": str(url.get("web"))[:2048] if isinstance(url, dict) and url.get("web") else None,
+        "status": str(raw.get("status") or "")[:20] or None,
+        "is_pull_request": False,
+        "author": str(author.get("id"))[:100] if isinstance(author, dict) else None,
+    }
+
+
+def _focus(source: Source, key: str, discussion: dict[str, Any] | None) -> None:
+    """Ask the source's next poll to look at the repo (with the discussion, if any)."""
+    entry: dict[str, Any] = {"key": key}
+    if discussion is not None:
+        entry["discussion"] = discussion
+    entries = [e for e in source.poll_focus or [] if e != entry]
+    # A new list, so the JSON column is seen as changed.
+    source.poll_focus = [*entries, entry][-MAX_FOCUS_ENTRIES:]
 
 
 def _parse(body: bytes) -> Any:
