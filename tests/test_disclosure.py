@@ -371,7 +371,12 @@ def test_revised_policy_page_yields_withheld(db, site: Site) -> None:
 
     kinds = {e.kind: e for e in events_of(db, poll(db))}
 
-    assert set(kinds) == {"page.changed", "disclosure.withheld"}
+    # The revision restricts use too: its terms gained clauses (see test_page_terms.py).
+    assert set(kinds) == {"page.changed", "disclosure.withheld", "license.terms_changed"}
+    assert kinds["license.terms_changed"].data["clauses_added"] == [
+        "non_commercial",
+        "research_only",
+    ]
     matched = [m["sentence"] for m in kinds["disclosure.withheld"].data["matches"]]
     assert any("will not be released" in sentence for sentence in matched)
     assert any("non-commercial research purposes only" in sentence for sentence in matched)

@@ -137,12 +137,14 @@ def test_reordered_paragraphs_are_not_a_change(db: Database, site: Site) -> None
     assert poll(db).event_ids == []
 
 
-def test_non_html_response_is_a_failure(db: Database, site: Site) -> None:
-    add_page(db, site.put("/report.pdf", b"%PDF-1.7", content_type="application/pdf"))
+def test_a_response_that_is_neither_page_nor_document_is_a_failure(
+    db: Database, site: Site
+) -> None:
+    add_page(db, site.put("/logo.png", b"\x89PNG\r\n\x1a\n", content_type="image/png"))
 
     (result,) = poll_sources(db, select_sources(db, None)).results
 
-    assert result.error == "not a web page: the server sent application/pdf"
+    assert result.error == "not a web page: the server sent image/png"
 
 
 def test_cli_adds_pages_and_refuses_bad_selectors(cli, site: Site) -> None:

@@ -12,6 +12,7 @@ from tracker.errors import NotFoundError, UserError
 from tracker.kinds import kind_of
 from tracker.models import Source
 from tracker.netguard import BlockedAddressError, check_url
+from tracker.sources.arxiv import check_query
 from tracker.sources.hub import parse_target
 from tracker.sources.page import check_selector
 
@@ -40,7 +41,11 @@ def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
         target = hub_target.repo_id or hub_target.owner
         types = ",".join(hub_target.types)
     else:
-        target = normalize_http_url(spec.target, settings)
+        # An arXiv source's target is its search query; the others' is a URL.
+        if kind.name == "arxiv":
+            target = check_query(spec.target)
+        else:
+            target = normalize_http_url(spec.target, settings)
         if spec.types:
             raise UserError("--types applies to hub sources only")
     links = spec.links

@@ -1,5 +1,6 @@
 """The network clients one poll run shares across its threads, created on first use: the
-HTTP fetcher for feeds and pages, the Hub client, and the processes that parse feeds."""
+HTTP fetcher for feeds and pages, the Hub client, and the processes that parse feeds and
+read PDFs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tracker import feedparse
 from tracker.config import Settings
@@ -19,7 +20,12 @@ from tracker.feedparse import ParsedFeed
 from tracker.http import Fetcher
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tracker.pdftext import PdfText
     from tracker.sources.hubclient import HubClient
+
+T = TypeVar("T")
 
 # Documents this large are parsed in a worker process even when parsing runs in-line, so
 # that a pathological one can be stopped when it takes too long.
@@ -50,24 +56,43 @@ class Clients:
         tried once more."""
         if not self._parallel and len(body) < BIG_DOCUMENT_BYTES:
             return feedparse.parse(body, url=url, content_type=content_type)
+        return self._in_worker(
+            feedparse.parse,
+            body,
+            url=url,
+            content_type=content_type,
+            doing="parsing",
+            what="feed parser",
+        )
+
+    def read_pdf(self, body: bytes) -> PdfText:
+        """The text of a PDF, always read in a worker process: pypdf is pure Python, and a
+        hostile document must not hold a poll thread and a core for long."""
+        from tracker.pdftext import read_pdf
+
+        return self._in_worker(read_pdf, body, doing="reading the PDF", what="PDF reader")
+
+    def _in_worker(
+        self, function: Callable[..., T], *args: Any, doing: str, what: str, **kwargs: Any
+    ) -> T:
+        """`function(*args, **kwargs)` in a parser process, bounded by PARSE_SECONDS; a lost
+        worker is replaced and the call tried once more."""
         for attempt in range(2):
             pool = self._parser_pool()
             try:
-                future = pool.submit(feedparse.parse, body, url=url, content_type=content_type)
+                future = pool.submit(function, *args, **kwargs)
                 return future.result(timeout=PARSE_SECONDS)
             except FutureTimeout:
                 self._replace_parsers(pool, kill=True)
                 raise FetchError(
-                    f"parsing took longer than {PARSE_SECONDS:.0f}s: the document is too complex"
+                    f"{doing} took longer than {PARSE_SECONDS:.0f}s: the document is too complex"
                 ) from None
             except BrokenProcessPool:
                 # A worker died (the OOM killer, a signal): the pool is unusable for every
                 # document in it, not only this one.
                 self._replace_parsers(pool)
                 if attempt == 1 or self._aborted:
-                    raise FetchError(
-                        "the feed parser process died twice on this document"
-                    ) from None
+                    raise FetchError(f"the {what} process died twice on this document") from None
         raise AssertionError("unreachable")
 
     def _parser_pool(self) -> ProcessPoolExecutor:
@@ -141,11 +166,11 @@ class Clients:
 
 
 def _parser_context() -> multiprocessing.context.BaseContext:
-    """Processes for feedparser: forked from a small, single-threaded server process that
-    imported only the parser (forking this threaded process could copy a held lock, and
-    spawning would import the whole application in every worker)."""
+    """Processes for feedparser and pypdf: forked from a small, single-threaded server
+    process that imported only the parsers (forking this threaded process could copy a held
+    lock, and spawning would import the whole application in every worker)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tracker.feedparse"])
+    context.set_forkserver_preload(["tracker.feedparse", "tracker.pdftext"])
     return context
 
 

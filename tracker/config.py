@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     http_max_redirects: int = Field(default=5, ge=0, le=20)
     http_max_bytes: int = Field(default=10 * MIB, ge=1024)
     user_agent: str = "release-tracker/0.1 (+https://github.com/release-tracker/release-tracker)"
+    # The arXiv API (a setting so tests can point it at a local server), and the least time
+    # between two requests to its host from one process: the API asks for one every 3 s.
+    arxiv_api_url: str = "http://export.arxiv.org/api/query"
+    arxiv_min_interval_seconds: float = Field(default=3.0, ge=0, le=600)
     # A source that failed this many polls in a row emits `source.failing`.
     failing_after: int = Field(default=3, ge=1)
 

@@ -21,12 +21,17 @@ class PostState(TypedDict):
     link: str | None
 
 
-class TextState(TypedDict):
-    """What is stored of a page's main text (item key "text")."""
+class TextState(TypedDict, total=False):
+    """What is stored of a page's main text (item key "text"): its lines, how they were
+    read (`form`: "html", "text" or "pdf"; absent in states stored before there was a
+    choice, meaning "html"), and the clauses and sentences of its terms (`terms`, see
+    `tracker.detect.terms.Terms.as_state`)."""
 
     lines: list[str]
     sha256: str
     rev: int
+    form: str
+    terms: dict[str, object]
 
 
 class RepoItem(TypedDict, total=False):
@@ -77,6 +82,9 @@ class FeedEntry:
     # cost a sixth more than parsing the feed.
     summary_html: str = field(default="", compare=False, repr=False)
     content_html: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # What a post of this entry adds to its event's `data` (an arXiv paper's authors,
+    # category and version); JSON-ready values.
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def state(self) -> PostState:
         """What is stored of the entry between polls."""
@@ -98,9 +106,12 @@ class FeedEntry:
 
 @dataclass(frozen=True)
 class PageText:
-    """The normalised main text of a page, line by line."""
+    """The normalised main text of a page, line by line; `form` says what it was read
+    from: an HTML page ("html"), a plain-text or Markdown document ("text") or a PDF
+    ("pdf"), whose lines are paragraphs."""
 
     lines: tuple[str, ...]
+    form: str = "html"
 
     @property
     def digest(self) -> str:

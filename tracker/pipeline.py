@@ -26,6 +26,7 @@ from tracker.alerts import outbox
 from tracker.clients import Clients
 from tracker.config import Settings
 from tracker.db import Database
+from tracker.detect import clauses
 from tracker.detect.lifecycle import baselined, on_failure, on_success
 from tracker.detect.lineage import Exposure
 from tracker.disclosure import rules_for
@@ -219,6 +220,7 @@ def _context(source: Source, settings: Settings) -> DetectContext:
         baselined=source.baselined_at is not None,
         rules=rules_for(settings.home),
         hf_endpoint=settings.hf_endpoint,
+        clause_rules=clauses.rules_for(settings.home),
     )
 
 

@@ -23,7 +23,10 @@ from tracker.models import MAX_ID, SourcePublic
 app = typer.Typer(
     help="Add, list, remove, import and export watched sources.", no_args_is_help=True
 )
-add_app = typer.Typer(help="Watch a Hub author or repo, a feed, or a page.", no_args_is_help=True)
+add_app = typer.Typer(
+    help="Watch a Hub author or repo, a feed, a page or PDF, or an arXiv search.",
+    no_args_is_help=True,
+)
 app.add_typer(add_app, name="add")
 
 Every = Annotated[str | None, typer.Option("--every", help="Poll interval: 30s, 15m, 1h, 1d.")]
@@ -116,7 +119,7 @@ def add_feed(
 @add_app.command("page")
 def add_page(
     ctx: typer.Context,
-    url: Annotated[str, typer.Argument(help="The page's URL.")],
+    url: Annotated[str, typer.Argument(help="The page's (or a PDF document's) URL.")],
     links: Annotated[
         str | None,
         typer.Option(
@@ -129,9 +132,30 @@ def add_page(
     name: Name = None,
     as_json: Json = False,
 ) -> None:
-    """Watch a page: its main text (policy pages), or new links matching --links (lab blogs)."""
+    """Watch a page: its main text (policy pages, PDF reports), or new links matching --links
+    (lab blogs)."""
     every_seconds = parse_duration(every) if every else None
     _add(ctx, SourceSpec("page", url, name, every_seconds, links=links), as_json)
+
+
+@add_app.command("arxiv")
+def add_arxiv(
+    ctx: typer.Context,
+    query: Annotated[
+        str,
+        typer.Argument(
+            metavar="QUERY",
+            help="An arXiv API search query: au:NAME, ti:WORDS, abs:WORDS, cat:cs.CL, "
+            "combined with AND, OR, ANDNOT (e.g. 'au:smith AND abs:\"open weights\"').",
+        ),
+    ],
+    every: Every = None,
+    name: Name = None,
+    as_json: Json = False,
+) -> None:
+    """Watch an arXiv search: each new matching paper becomes a post.published event."""
+    every_seconds = parse_duration(every) if every else None
+    _add(ctx, SourceSpec("arxiv", query, name, every_seconds), as_json)
 
 
 @app.command("list")

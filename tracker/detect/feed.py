@@ -108,6 +108,7 @@ def _post(entry: FeedEntry) -> EventDraft:
         data["summary"] = summary
     if entry.author:
         data["author"] = entry.author
+    data.update({k: v for k, v in entry.extra.items() if k not in data})
     return EventDraft(
         kind="post.published",
         subject=entry.link or entry.key,

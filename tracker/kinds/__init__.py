@@ -1,5 +1,6 @@
 """The source kinds: each module here declares one kind, its fetch and its detection side
-by side (`feed`, `page`, `hub`). A kind's module is imported only when that kind is used."""
+by side (`feed`, `page`, `hub`, `arxiv`). A kind's module is imported only when that kind
+is used."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from tracker.kinds.base import DetectContext, SourceKind
 
 __all__ = ["NAMES", "DetectContext", "SourceKind", "kind_of"]
 
-NAMES = ("hub", "feed", "page")
+NAMES = ("hub", "feed", "page", "arxiv")
 
 
 def kind_of(name: str) -> SourceKind:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.detect import Detection
+from tracker.detect.clauses import Rule as ClauseRule
 from tracker.disclosure import Rule
 from tracker.observations import Observation
 
@@ -31,6 +32,8 @@ class DetectContext:
     baselined: bool
     rules: tuple[Rule, ...]
     hf_endpoint: str
+    # The clause recogniser's rules (built-in ones when None).
+    clause_rules: tuple[ClauseRule, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Web pages: new links matching a selector are posts; without a selector, the page's main
-text is watched and a change is a `page.changed` with its diff."""
+text (an HTML page's, a plain-text document's or a PDF's) is watched: a change is a
+`page.changed` with its diff, and a change of the clauses its terms carry is a
+`license.terms_changed`."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ def fetch(source: Source, clients: Clients, _items: ItemStates) -> Observation:
         links=source.links,
         validators=Validators(etag=source.etag, last_modified=source.last_modified),
         last_hash=source.content_hash,
+        pdf_reader=clients.read_pdf,
     )
 
 
@@ -39,7 +42,12 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
             name=name,
         )
     return detect_text_change(
-        previous, observation.text, url=context.target, name=name, rules=context.rules
+        previous,
+        observation.text,
+        url=context.target,
+        name=name,
+        rules=context.rules,
+        clause_rules=context.clause_rules,
     )
 
 

@@ -3,11 +3,16 @@
 Both modes parse HTML with a real parser (selectolax's lexbor). Link mode turns each new
 matching link into a post; text mode watches the main text, ignoring navigation, headers,
 footers, scripts and the bits that change on every request (timestamps, tokens).
+
+Text mode also reads plain-text documents (a license served as text/plain or Markdown)
+and PDF documents (a technical report, read by `tracker.pdftext` in a worker process):
+their hard-wrapped lines are joined into paragraphs, one per line of the watched text.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -15,9 +20,12 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from tracker.errors import UserError
 from tracker.http import Fetcher, FetchError, Validators
 from tracker.observations import MAX_ENTRIES, FeedEntry, Observation, PageText
+from tracker.paragraphs import paragraphs
+from tracker.pdftext import PdfText, is_pdf, read_pdf
 from tracker.text import one_line
 
-ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,application/pdf;q=0.8,text/plain;q=0.7,*/*;q=0.5"
+PLAIN_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
 
 # Elements that are never a page's content.
 BOILERPLATE = (
@@ -70,8 +78,10 @@ def fetch(
     links: str | None,
     validators: Validators | None,
     last_hash: str | None,
+    pdf_reader: Callable[[bytes], PdfText] | None = None,
 ) -> Observation:
-    """Fetch a page; extract links or text only when the bytes changed."""
+    """Fetch a page; extract links or text only when the bytes changed. A PDF is read with
+    `pdf_reader` (a worker process, with a time limit), else in this thread."""
     response = fetcher.get(url, validators=validators, accept=ACCEPT)
     if response.not_modified:
         return Observation(
@@ -83,15 +93,36 @@ def fetch(
             True, validators=response.validators, content_hash=digest, requests=response.requests
         )
     content_type = response.headers.get("content-type", "")
-    if content_type and not any(t in content_type.lower() for t in ("html", "text/plain", "xml")):
-        raise FetchError(f"not a web page: the server sent {content_type.split(';')[0]}")
-    html = _decode(response.body, content_type)
-    entries = extract_links(html, base_url=response.url, selector=links) if links else []
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    title: str | None = None
+    if is_pdf(response.body, content_type):
+        if links:
+            raise FetchError(
+                "a PDF has no links to follow: watch its text instead (a page source without "
+                "--links)"
+            )
+        document = (pdf_reader or read_pdf)(response.body)
+        text, title = PageText(_masked(document.lines), form="pdf"), document.title
+    elif media_type and not any(t in media_type for t in ("html", "xml", *PLAIN_TYPES)):
+        raise FetchError(f"not a web page: the server sent {media_type}")
+    elif media_type in PLAIN_TYPES and not links:
+        text = extract_plain_text(_decode(response.body, content_type))
+    else:
+        html = _decode(response.body, content_type)
+        if links:
+            return Observation(
+                False,
+                entries=extract_links(html, base_url=response.url, selector=links),
+                title=page_title(html),
+                validators=response.validators,
+                content_hash=digest,
+                requests=response.requests,
+            )
+        text, title = extract_text(html), page_title(html)
     return Observation(
         False,
-        entries=entries,
-        page=None if links else extract_text(html),
-        title=page_title(html),
+        page=text,
+        title=title,
         validators=response.validators,
         content_hash=digest,
         requests=response.requests,
@@ -142,14 +173,24 @@ def extract_text(html: str) -> PageText:
         node.decompose()
     root = _main(tree)
     text = root.text(separator="") if root is not None else ""
-    lines = []
-    for raw in text.splitlines():
+    return PageText(_masked(text.splitlines()))
+
+
+def extract_plain_text(text: str) -> PageText:
+    """A plain-text or Markdown document's paragraphs, volatile bits masked."""
+    return PageText(_masked(paragraphs(text.splitlines())), form="text")
+
+
+def _masked(lines: Iterable[str]) -> tuple[str, ...]:
+    """Lines on one line each, without what changes on every request; empty ones dropped."""
+    kept = []
+    for raw in lines:
         line = one_line(raw)
         for pattern, mask in VOLATILE:
             line = pattern.sub(mask, line)
         if line:
-            lines.append(line)
-    return PageText(tuple(lines))
+            kept.append(line)
+    return tuple(kept)
 
 
 def page_title(html: str) -> str | None:

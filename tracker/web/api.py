@@ -64,7 +64,7 @@ def get_event(event_id: PathId, db_session: SessionDep) -> EventPublic:
 
 
 class SourceCreate(BaseModel):
-    kind: str = Field(pattern="^(hub|feed|page)$")
+    kind: str = Field(pattern="^(hub|feed|page|arxiv)$")
     target: str = Field(min_length=1, max_length=2048)
     name: str | None = Field(default=None, max_length=300)
     every: str | None = Field(default=None, description="30s, 15m, 1h, 1d")
