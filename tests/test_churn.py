@@ -147,3 +147,36 @@ def test_a_source_forgets_its_oldest_absent_entries_beyond_the_cap(
     # 10 stored + 5 new = 15: the three oldest not in the document go.
     assert detection.removals == {"k0", "k1", "k3"}
     assert [e.kind for e in detection.events] == ["post.published"] * 5
+
+
+def test_a_bug_in_detecting_one_source_fails_it_alone(
+    db: Database, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from tracker.kinds import feed as feed_kind
+
+    broken_url = site.put("/broken.xml", rss(("a", "Alpha")))
+    fine = add(db, "feed", site.put("/fine.xml", rss(("b", "Beta"))))
+    broken = add(db, "feed", broken_url)
+    real = feed_kind.KIND.detect
+
+    def detect(previous: Any, observation: Any, context: Any) -> Any:
+        if context.target == broken_url:
+            raise RuntimeError("a detection bug")
+        return real(previous, observation, context)
+
+    monkeypatch.setattr(feed_kind, "KIND", dataclasses.replace(feed_kind.KIND, detect=detect))
+
+    report = poll(db)
+
+    outcome = {r.source_id: (r.status, r.error) for r in report.results}
+    assert outcome[fine] == ("ok", None)
+    assert outcome[broken] == ("failed", "internal error: RuntimeError: a detection bug")
+    with db.read() as session:
+        keys = [i.key for i in session.exec(select(Item))]
+        from tracker.models import Source
+
+        row = session.get(Source, broken)
+    assert keys == ["b"]  # nothing of the broken source's transaction was kept
+    assert row is not None and row.consecutive_failures == 1 and row.baselined_at is None

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from tracker import logs, metrics, store
@@ -91,16 +92,52 @@ def poll_source(
                 db, source, fetched.observation, lease_token, result, now=now, started_at=started_at
             ):
                 return _done(result, started)
-        with db.session() as session:
-            current = store.lock_source(session, source_id)
-            if current is None or not holds_lease(current, lease_token):
-                result.status = MOOT  # removed meanwhile, or polled by someone else
-                return result
-            _record(session, kind, current, fetched, result, now=now, settings=db.settings)
-            result.rerun = _asked_again(current, started_at)
-            outcome = _done(result, started).as_dict()
-            store.record_outcome(current, outcome | {"started_at": started_at.isoformat()})
+        try:
+            with db.session() as session:
+                current = store.lock_source(session, source_id)
+                if current is None or not holds_lease(current, lease_token):
+                    result.status = MOOT  # removed meanwhile, or polled by someone else
+                    return result
+                _record(session, kind, current, fetched, result, now=now, settings=db.settings)
+                result.rerun = _asked_again(current, started_at)
+                outcome = _done(result, started).as_dict()
+                store.record_outcome(current, outcome | {"started_at": started_at.isoformat()})
+        except sa.exc.OperationalError:
+            raise  # the database itself: the caller retries (a task) or reports it
+        except Exception as exc:  # a bug in detecting or recording one source's changes
+            log.exception("unexpected error recording source %s", source_id)
+            error = f"internal error: {type(exc).__name__}: {exc}"[:500]
+            _record_as_failed(db, source_id, lease_token, Fetched(error=error), result, now=now)
         return result
+
+
+def _record_as_failed(
+    db: Database,
+    source_id: int,
+    lease_token: str | None,
+    fetched: Fetched,
+    result: SourceResult,
+    *,
+    now: datetime,
+) -> None:
+    """Count the poll as failed, in a transaction of its own: what the failed one would
+    have written is gone, and the source's next poll tries again."""
+    result.event_ids, result.unchanged = [], False
+    with db.session() as session:
+        current = store.lock_source(session, source_id)
+        if current is None or not holds_lease(current, lease_token):
+            result.status = MOOT
+            return
+        error = fetched.error or "failed"
+        result.status, result.error = FAILED, error
+        health, failing = on_failure(
+            store.health_of(current), error, now=now, threshold=db.settings.failing_after
+        )
+        store.record_failure(session, current, error, health, now=now)
+        result.event_ids = store.insert_events(
+            session, current.id, [failing] if failing else [], now=now
+        )
+        outbox.enqueue(session, result.event_ids, now=now)
 
 
 def _load(db: Database, source_id: int, loaded: Source | None) -> tuple[Source, Mapping]:

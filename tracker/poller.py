@@ -19,7 +19,7 @@ from tracker.db import Database
 from tracker.errors import NotFoundError
 from tracker.models import Source
 from tracker.pipeline import poll_source
-from tracker.results import INTERRUPTED, PollReport, SourceResult
+from tracker.results import FAILED, INTERRUPTED, PollReport, SourceResult
 
 __all__ = ["PollReport", "SourceResult", "poll_sources", "select_sources"]
 
@@ -65,7 +65,7 @@ def poll_sources(
     }
     try:
         for future in as_completed(futures):
-            report.results.append(future.result())
+            report.results.append(_result_of(future, futures[future]))
             if on_result:
                 on_result(report.results[-1])
     except KeyboardInterrupt:
@@ -83,6 +83,19 @@ def poll_sources(
     report.results.sort(key=lambda r: r.source_id)
     report.duration_seconds = time.monotonic() - started
     return report
+
+
+def _result_of(future: Future[SourceResult], source: Source) -> SourceResult:
+    """The source's result; a poll that raised (the database failed under it) is reported
+    as failed without stopping the others."""
+    try:
+        return future.result()
+    except Exception as exc:
+        name = source.name or source.target
+        error = (
+            f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
+        return SourceResult(source.id or 0, source.kind, name, FAILED, error=error[:500])
 
 
 def _collect_unfinished(report: PollReport, futures: dict[Future[SourceResult], Source]) -> None:
