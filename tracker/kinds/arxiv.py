@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracker.detect import Detection
-from tracker.detect.feed import detect_posts
-from tracker.kinds.base import DetectContext, ItemStates, SourceKind
+from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts
 from tracker.observations import Observation
 from tracker.sources import arxiv
 
@@ -28,14 +27,7 @@ def fetch(source: Source, clients: Clients, _items: ItemStates) -> Observation:
 
 
 def detect(previous: ItemStates, observation: Observation, context: DetectContext) -> Detection:
-    return detect_posts(
-        previous,
-        observation.entries,
-        baselined=context.baselined,
-        rules=context.rules,
-        subject=context.target,
-        name=context.name or f"arXiv: {context.target}",
-    )
+    return posts(previous, observation, context, name=context.name or f"arXiv: {context.target}")
 
 
 KIND = SourceKind("arxiv", 60 * 60, ("paper", "papers"), fetch, detect)

@@ -51,3 +51,19 @@ class SourceKind:
     detect: Callable[[ItemStates, Observation, DetectContext], Detection]
     reads_items: bool = False
     relate: Callable[[Session, Source, Observation, Detection], list[Exposure]] | None = None
+
+
+def posts(
+    previous: ItemStates, observation: Observation, context: DetectContext, *, name: str
+) -> Detection:
+    """Every entry not seen before is a post: feeds, pages watched for links, arXiv."""
+    from tracker.detect.feed import detect_posts
+
+    return detect_posts(
+        previous,
+        observation.entries,
+        baselined=context.baselined,
+        rules=context.rules,
+        subject=context.target,
+        name=name,
+    )

@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracker.detect import Detection
-from tracker.detect.feed import detect_posts
 from tracker.detect.page import detect_text_change
-from tracker.kinds.base import DetectContext, ItemStates, SourceKind
+from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts
 from tracker.observations import Observation, Validators
 from tracker.sources import page
 
@@ -33,14 +32,7 @@ def fetch(source: Source, clients: Clients, _items: ItemStates) -> Observation:
 def detect(previous: ItemStates, observation: Observation, context: DetectContext) -> Detection:
     name = context.name or observation.title or context.target
     if context.links:
-        return detect_posts(
-            previous,
-            observation.entries,
-            baselined=context.baselined,
-            rules=context.rules,
-            subject=context.target,
-            name=name,
-        )
+        return posts(previous, observation, context, name=name)
     return detect_text_change(
         previous,
         observation.text,
