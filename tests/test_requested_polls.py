@@ -243,3 +243,60 @@ def test_a_write_goes_through_during_a_long_read(settings: Settings, db: Databas
 def catalog_ids(db: Database) -> list[int]:
     with db.read() as session:
         return [s.id for s in catalog.all_sources(session) if s.id is not None]
+
+
+# --- distributed mode: the web process only queues ------------------------------------------
+
+
+REDIS_DB = 14
+
+
+@pytest.fixture
+def redis_queue() -> Iterator[Any]:
+    """This machine's Redis (db 14, emptied before and after), or skip without it."""
+    import os
+
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("TRACKER_TEST_REQUIRE_SERVICES"):
+            pytest.fail(f"Redis is required here but unreachable: {exc}")
+        pytest.skip(f"needs Redis on 127.0.0.1:6379 (apt-get install redis-server): {exc}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def queued_tasks(client: Any, queue: str) -> list[tuple[str, list[Any]]]:
+    import base64
+    import json
+
+    tasks = []
+    for raw in client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        tasks.append((message["headers"]["task"], args))
+    return tasks
+
+
+def test_in_distributed_mode_a_requested_poll_goes_through_celery(
+    settings: Settings, db: Database, site: Site, redis_queue: Any
+) -> None:
+    settings.broker_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    settings.api_poll_wait_seconds = 0.3
+    source_id = add_source(db, "feed", site.put("/feed.xml", rss(("a", "Alpha"))))
+    app = create_app(settings, db=db, token=TOKEN)
+
+    with TestClient(app) as client:
+        response = client.post(f"/api/sources/{source_id}/poll", headers=AUTH)
+        again = client.post(f"/api/sources/{source_id}/poll", headers=AUTH)
+
+    assert (response.status_code, again.status_code) == (202, 202)
+    ((task, args),) = queued_tasks(redis_queue, "tracker")  # the second was coalesced
+    assert task == "tracker.poll_source" and args[0] == source_id
+    assert args[1] == source_row(db, source_id).lease_token
+    assert site.hits_for("/feed.xml") == []  # nothing polled in the web process
