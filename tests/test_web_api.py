@@ -438,7 +438,7 @@ def test_polling_an_unknown_source_is_404(client: TestClient) -> None:
         ({"kind": "ftp", "target": "x"}, 422, "kind"),
         ({"kind": "feed"}, 422, "target"),
         ({"kind": "hub", "target": "not a target!"}, 400, "invalid Hub target"),
-        ({"kind": "feed", "target": "http://127.0.0.1/f", "every": "1s"}, 400, "too short"),
+        ({"kind": "feed", "target": "http://127.0.0.1/f", "every": "1s"}, 400, "use 30s to 30d"),
         ({"kind": "feed", "target": "http://127.0.0.1/f", "types": ["model"]}, 400, "--types"),
     ],
 )

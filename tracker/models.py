@@ -299,3 +299,4 @@ class DeliveryPublic(SQLModel):
     created_at: Timestamp
     event_kind: str
     event_title: str
+    subscription_name: str | None = None

@@ -16,7 +16,7 @@ from tracker.alerts import subscriptions
 from tracker.alerts.deliver import send_test
 from tracker.catalog import SourceSpec
 from tracker.db import Database
-from tracker.durations import parse_duration, parse_since
+from tracker.durations import parse_interval, parse_since
 from tracker.errors import UserError
 from tracker.eventlog import EventFilter, query
 from tracker.events import KINDS, SEVERITIES
@@ -189,7 +189,7 @@ def add_source_form(
                 kind,
                 target,
                 name or None,
-                parse_duration(every) if every else None,
+                parse_interval(every) if every else None,
                 types=types or None,
                 links=links or None,
             ),
