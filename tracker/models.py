@@ -131,6 +131,9 @@ class SourcePublic(SQLModel):
     last_success_at: Timestamp | None = None
     baselined_at: Timestamp | None = None
     next_poll_at: Timestamp | None = None
+    # How the latest poll went (status, error, events, `started_at`): the web UI waits for
+    # a requested poll's outcome here.
+    last_outcome: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, source: Source) -> SourcePublic:

@@ -11,8 +11,8 @@ from rich.markup import escape
 from tracker import catalog
 from tracker.cli.context import app_context
 from tracker.cli.output import console, print_json
-from tracker.db import Database
 from tracker.durations import parse_since
+from tracker.overview import why_no_report
 from tracker.report import Mix, as_json, openness_report
 
 app = typer.Typer(help="Reports computed from the event log.", no_args_is_help=True)
@@ -39,7 +39,9 @@ def openness(
         print_json(as_json(reports, since=start, now=now))
         return
     if not reports:
-        console.print(escape(no_report_reason(state.db, author)))
+        with state.db.read() as session:
+            reason = why_no_report(catalog.all_sources(session), author)
+        console.print(escape(reason))
         return
     for report in reports:
         console.print(f"[bold]{escape(report.author)}[/]: {report.today.repos} repos")
@@ -52,24 +54,6 @@ def openness(
         )
         for at, mix in report.timeline:
             console.print(f"    {at:%Y-%m-%d}  {mix.repos:>5} repos  {_shares(mix)}")
-
-
-def no_report_reason(db: Database, author: str | None) -> str:
-    """Why there is nothing to report: no Hub source, or none polled successfully yet."""
-    with db.read() as session:
-        hub = [s for s in catalog.all_sources(session) if s.kind == "hub"]
-    if author:
-        hub = [s for s in hub if s.target.split("/")[0].casefold() == author.casefold()]
-    where = f" for {author}" if author else ""
-    if not hub:
-        return f"No Hub repos watched{where}. Add an author with `tracker sources add hub AUTHOR`."
-    failing = sum(1 for s in hub if s.last_error)
-    if any(s.last_polled_at and not s.last_error for s in hub):
-        return f"The watched Hub sources{where} hold no repos yet."
-    return (
-        f"{len(hub)} Hub source{'s' * (len(hub) != 1)}{where} watched, none polled successfully "
-        f"yet ({failing} failing): run `tracker poll`, and see `tracker sources list`."
-    )
 
 
 def _counts(counts: dict[str, int]) -> str:
