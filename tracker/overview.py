@@ -151,6 +151,10 @@ def in_words(event: Event) -> list[str]:
         return [said, *change_lines(event.before, event.after)]
     if kind == "lineage.exposed":
         return _lineage_words(data)
+    if kind == "page.changed":
+        added = [f"added: “{line}”" for line in (_get(data, "added") or [])[:5]]
+        removed = [f"removed: “{line}”" for line in (_get(data, "removed") or [])[:5]]
+        return added + removed
     if kind == "disclosure.withheld":
         dims = _get(data, "dimensions") or []
         lines = [f"“{_get(data, 'sentence') or ''}”"]
