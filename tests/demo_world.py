@@ -11,6 +11,27 @@ from tracker.db import Database
 from tracker.models import Event, Item, Source
 
 LAB = "aurora-labs"
+CAP = "Products with more than 500 million monthly active users need a separate license."
+TERMS_DIFF = "\n".join(
+    [
+        "--- before",
+        "+++ after",
+        "@@ -3,2 +3,4 @@",
+        " You must display \u201cBuilt with Aurora\u201d.",
+        " Use is bound by the Aurora acceptable-use policy.",
+        "+" + CAP,
+        "+You may not use outputs to train or improve other language models.",
+    ]
+)
+PAGE_DIFF = "\n".join(
+    [
+        "--- before",
+        "+++ after",
+        "@@ -8,1 +8,2 @@",
+        " Use is bound by the Aurora acceptable-use policy.",
+        "+" + CAP,
+    ]
+)
 OTHER = "northwind-ai"
 
 
@@ -206,7 +227,9 @@ def seed_demo(db: Database, *, now: datetime | None = None) -> dict[str, int]:
             f"{LAB}/Aurora-3-70B",
             f"Details withheld: {LAB}/Aurora-3-70B",
             23,
-            sentence="We do not disclose the composition of the training mixture or the compute used.",
+            sentence=(
+                "We do not disclose the composition of the training mixture or the compute used."
+            ),
             rule="training-data-not-disclosed",
             dimensions=["data", "compute"],
         )
@@ -234,7 +257,7 @@ def seed_demo(db: Database, *, now: datetime | None = None) -> dict[str, int]:
             },
             clauses_added=["user_cap", "output_restriction"],
             clauses_removed=[],
-            diff="--- before\n+++ after\n@@ -3,2 +3,4 @@\n You must display \u201cBuilt with Aurora\u201d.\n Use is bound by the Aurora acceptable-use policy.\n+Products with more than 500 million monthly active users need a separate license.\n+You may not use outputs to train or improve other language models.",
+            diff=TERMS_DIFF,
         )
         event(
             "gate-terms",
@@ -302,7 +325,9 @@ def seed_demo(db: Database, *, now: datetime | None = None) -> dict[str, int]:
             24,
             source=blog,
             url="https://aurora-labs.example/blog/aurora-3",
-            summary="Aurora 3 is available through our API and, for approved researchers, as weights.",
+            summary=(
+                "Aurora 3 is available through our API and, for approved researchers, as weights."
+            ),
         )
         event(
             "page",
@@ -317,7 +342,7 @@ def seed_demo(db: Database, *, now: datetime | None = None) -> dict[str, int]:
                 "Products with more than 500 million monthly active users need a separate license."
             ],
             removed=[],
-            diff="--- before\n+++ after\n@@ -8,1 +8,2 @@\n Use is bound by the Aurora acceptable-use policy.\n+Products with more than 500 million monthly active users need a separate license.",
+            diff=PAGE_DIFF,
         )
         event(
             "gale-gated",
