@@ -12,14 +12,21 @@ from .conftest import FIXTURES
 from .sites import Site
 
 
-def tracker(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-    env |= {"TRACKER_HOME": str(home), "TRACKER_ALLOW_PRIVATE_NETWORKS": "true"}
+def tracker(
+    home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    environment |= {"TRACKER_HOME": str(home), "TRACKER_ALLOW_PRIVATE_NETWORKS": "true"}
+    environment |= env or {}
+    if cwd is not None:
+        # `python -m tracker` from another folder still imports this checkout.
+        environment["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     return subprocess.run(
         [sys.executable, "-m", "tracker", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=environment,
+        cwd=cwd,
         timeout=60,
         check=False,
     )

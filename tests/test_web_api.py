@@ -438,7 +438,7 @@ def test_polling_an_unknown_source_is_404(client: TestClient) -> None:
         ({"kind": "ftp", "target": "x"}, 422, "kind"),
         ({"kind": "feed"}, 422, "target"),
         ({"kind": "hub", "target": "not a target!"}, 400, "invalid Hub target"),
-        ({"kind": "feed", "target": "http://127.0.0.1/f", "every": "1s"}, 400, "too short"),
+        ({"kind": "feed", "target": "http://127.0.0.1/f", "every": "1s"}, 400, "use 30s to 30d"),
         ({"kind": "feed", "target": "http://127.0.0.1/f", "types": ["model"]}, 400, "--types"),
     ],
 )
@@ -743,11 +743,27 @@ def test_polling_and_removing_a_source_through_the_forms(client: TestClient, sit
     (source,) = client.get("/api/sources").json()
 
     polled = client.post(f"/sources/{source['id']}/poll", data={"csrf": csrf})
+    landed = wait_for_outcome(client, source["id"])
+    listed = client.get("/sources").text
     removed = client.post(f"/sources/{source['id']}/remove", data={"csrf": csrf})
 
-    assert f"Polled source {source['id']}: 1 new events" in polled.text
-    assert f"Removed source {source['id']}" in removed.text
+    # The form answers at once (issue 17); the result shows on the page when it lands.
+    assert f"Polling {url}: its result shows here when it lands" in polled.text
+    assert landed["ok"] and landed["events"] == 1
+    assert "1 new event" in listed
+    assert f"Removed source {source['id']}: " in removed.text
     assert client.get("/api/sources").json() == []
+
+
+def wait_for_outcome(client: TestClient, source_id: int, timeout: float = 20.0) -> dict:
+    """The source's last poll outcome, once a poll has recorded one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outcome = client.get(f"/api/sources/{source_id}").json().get("last_outcome")
+        if outcome and outcome.get("started_at"):
+            return outcome
+        time.sleep(0.05)
+    raise AssertionError("no poll outcome landed")
 
 
 def test_subscriptions_page_lists_subscriptions_masked(lenient: TestClient, site: Site) -> None:

@@ -150,7 +150,7 @@ def test_event_log_lists_events_and_filters_by_kind(
 ) -> None:
     feed_with_posts(db, site, 3)
 
-    page.goto("/")
+    page.goto("/events")
 
     listed = rows(page)
     assert [r["kind"] for r in listed] == ["post.published"] * 3 + ["source.baselined"]
@@ -184,7 +184,7 @@ def test_older_link_pages_through_more_than_fifty_events(
     posts = feed_with_posts(db, site, 60)
     assert len(posts) == 60
 
-    page.goto("/")
+    page.goto("/events")
     first = [r["href"] for r in rows(page)]
     page.get_by_role("link", name="Older →").click()
     expect(page).to_have_url(re.compile(r"[?&]before=\d+"))
@@ -196,6 +196,7 @@ def test_older_link_pages_through_more_than_fifty_events(
     assert len(set(shown)) == 61
     expect(page.get_by_role("link", name="Older →")).to_have_count(0)
     page.get_by_role("link", name="Newest").click()
+    expect(page).to_have_url(re.compile(r"/events$"))
     assert [r["href"] for r in rows(page)] == first
 
 
@@ -205,7 +206,7 @@ def test_new_events_banner_appears_when_a_newer_event_arrives(
     add_source(db, "feed", site.put("/feed.xml", rss(("a", "Alpha"))))
     poll(db)
     page.clock.install()
-    page.goto("/")
+    page.goto("/events")
     banner = page.locator("#new-events")
     expect(banner).to_be_hidden()
 
@@ -265,19 +266,22 @@ def test_sign_in_add_a_source_and_screenshot_the_event_log(
     form.get_by_label("Name").fill("Lab blog")
     form.get_by_role("button", name="Add source").click()
 
-    expect(page.get_by_role("status")).to_contain_text(f"Added source 1: {url}")
+    expect(page.get_by_role("status")).to_contain_text("Added source 1: Lab blog")
     expect(page.locator("table.sources tbody tr")).to_have_count(1)
     expect(page.locator("table.sources")).to_contain_text("Lab blog")
     expect(page.locator("table.sources")).to_contain_text(url)
 
+    # "Poll now" answers at once; the row shows the result when the poll lands.
     page.get_by_role("button", name="Poll now").click()
-    expect(page.get_by_role("status")).to_contain_text("Polled source 1: 1 new events")
-    expect(page.locator("table.sources td .good")).to_have_text("ok")
+    outcome = page.locator("table.sources [data-outcome]")
+    expect(outcome).to_have_text("Polled just now: 1 new event", timeout=20_000)
+    expect(page.locator("table.sources [data-health] .badge")).to_have_text("ok")
     site.put("/feed.xml", rss(("c", "Gamma: a new model card"), ("a", "Alpha"), ("b", "Beta")))
+    page.reload()
     page.get_by_role("button", name="Poll now").click()
-    expect(page.get_by_role("status")).to_contain_text("Polled source 1: 1 new events")
+    expect(outcome).to_have_text("Polled just now: 1 new event", timeout=20_000)
 
-    page.get_by_role("link", name="Events", exact=True).click()
+    page.get_by_role("link", name="Event log", exact=True).click()
     expect(page.locator("#events tbody tr")).to_have_count(2)
     shot = artifacts_dir(request, tmp_path) / "event-log.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -394,6 +398,8 @@ def test_hostile_feed_and_page_content_stays_inert(
     assert "post.published" in kinds and "page.changed" in kinds
 
     page.goto("/")
+    assert_harmless(page, dialogs, "front page")
+    page.goto("/events")
     found = assert_harmless(page, dialogs, "event log")
     posts = [e for e in events if e.kind == "post.published"]
     assert len(posts) == len(PAYLOADS)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlmodel import Session, col, select
 
 from tracker.config import Settings
+from tracker.durations import MAX_INTERVAL, MIN_INTERVAL, check_interval
 from tracker.errors import NotFoundError, UserError
 from tracker.kinds import kind_of
 from tracker.models import Source
@@ -16,8 +17,8 @@ from tracker.sources.arxiv import check_query
 from tracker.sources.hub import parse_target
 from tracker.sources.page import check_selector
 
-MIN_EVERY = 30
-MAX_EVERY = 30 * 86400
+MIN_EVERY = MIN_INTERVAL
+MAX_EVERY = MAX_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,7 @@ def checked(spec: SourceSpec, settings: Settings) -> SourceSpec:
     name = spec.name.strip() if spec.name and spec.name.strip() else None
     if name and len(name) > 300:
         raise UserError("name too long: at most 300 characters")
-    every = spec.every_seconds or kind.default_every
-    if every < MIN_EVERY:
-        raise UserError("interval too short: at least 30s")
-    if every > MAX_EVERY:
-        raise UserError("interval too long: at most 30d")
+    every = check_interval(spec.every_seconds or kind.default_every)
     return SourceSpec(kind.name, target, name, every, types, links)
 
 

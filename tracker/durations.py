@@ -14,8 +14,12 @@ _WHOLE = re.compile(r"(?:\d+\s*[smhdwy]\s*)+")
 MAX_SECONDS = 100 * 365 * 86400
 
 
-def parse_duration(text: str) -> int:
-    """Seconds in `30s`, `15m`, `1h`, `1d`, `2w`, `1y` or a combination such as `1h30m`."""
+# How often a source may be polled: one range, one message, wherever an interval is typed.
+MIN_INTERVAL = 30
+MAX_INTERVAL = 30 * 86400
+
+
+def _seconds(text: str) -> int:
     cleaned = text.strip().lower()
     if not _WHOLE.fullmatch(cleaned):
         raise UserError(
@@ -24,9 +28,28 @@ def parse_duration(text: str) -> int:
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
     if seconds <= 0:
         raise UserError(f"invalid duration {text!r}: must be more than zero")
+    return seconds
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in `30s`, `15m`, `1h`, `1d`, `2w`, `1y` or a combination such as `1h30m`."""
+    seconds = _seconds(text)
     if seconds > MAX_SECONDS:
         raise UserError(f"invalid duration {text!r}: at most 100 years")
     return seconds
+
+
+def parse_interval(text: str) -> int:
+    """A poll interval (`--every`): a duration from 30s to 30d."""
+    return check_interval(_seconds(text), text)
+
+
+def check_interval(seconds: int, text: str | None = None) -> int:
+    """The seconds, or UserError saying the one allowed range."""
+    if MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+        return seconds
+    shown = repr(text) if text is not None else format_duration(seconds)
+    raise UserError(f"invalid interval {shown}: use 30s to 30d")
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> datetime:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +22,7 @@ from tracker.alerts.sender import BackgroundSender
 from tracker.clients import Clients
 from tracker.db import Database
 from tracker.dispatch import Claim, claim_due, release
+from tracker.results import SourceResult
 from tracker.service import PollService
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,17 @@ log = logging.getLogger(__name__)
 class Scheduler:
     """Polls due sources and sends their alerts until stopped."""
 
-    def __init__(self, db: Database, *, workers: int = 16, tick_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        workers: int = 16,
+        tick_seconds: float = 5.0,
+        on_round: Callable[[list[SourceResult]], None] | None = None,
+    ) -> None:
         self.db = db
+        # Told the results of each batch of polls handed to `submit` once all have ended.
+        self.on_round = on_round
         self.tick_seconds = tick_seconds
         self.workers = workers
         self.lease = timedelta(seconds=db.settings.lease_seconds)
@@ -95,9 +105,10 @@ class Scheduler:
         if self._stop.is_set():
             release(self.db, claims)
             return
+        batch = _Round(len(claims), self.on_round) if claims and self.on_round else None
         with self._lock:
             for claim in claims:
-                future = self._pool.submit(self._poll, claim, delay)
+                future = self._pool.submit(self._poll, claim, delay, batch)
                 self._in_flight[future] = claim
 
     def _loop(self) -> None:
@@ -109,13 +120,38 @@ class Scheduler:
             self._wake.wait(self.tick_seconds)
             self._wake.clear()
 
-    def _poll(self, claim: Claim, delay: float) -> None:
+    def _poll(self, claim: Claim, delay: float, batch: _Round | None = None) -> None:
+        result: SourceResult | None = None
         try:
             if delay and self._stop.wait(delay):
                 release(self.db, [claim])  # stopping before it started: poll it at restart
                 return
-            self.service.poll_claimed(claim)
+            result = self.service.poll_claimed(claim)
         except Exception:
             log.exception("scheduled poll of source %s failed", claim.source_id)
         finally:
             self._wake.set()
+            if batch is not None:
+                batch.done(result)
+
+
+class _Round:
+    """The polls of one `submit`: reported together when the last of them ends."""
+
+    def __init__(self, expected: int, report: Callable[[list[SourceResult]], None]) -> None:
+        self._left = expected
+        self._results: list[SourceResult] = []
+        self._report = report
+        self._lock = threading.Lock()
+
+    def done(self, result: SourceResult | None) -> None:
+        with self._lock:
+            if result is not None:
+                self._results.append(result)
+            self._left -= 1
+            finished = self._left == 0
+        if finished:
+            try:
+                self._report(self._results)
+            except Exception:  # a broken report must not break polling
+                log.exception("reporting a poll round failed")

@@ -134,6 +134,9 @@ class SourcePublic(SQLModel):
     last_success_at: Timestamp | None = None
     baselined_at: Timestamp | None = None
     next_poll_at: Timestamp | None = None
+    # How the latest poll went (status, error, events, `started_at`): the web UI waits for
+    # a requested poll's outcome here.
+    last_outcome: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, source: Source) -> SourcePublic:
@@ -322,3 +325,4 @@ class DeliveryPublic(SQLModel):
     created_at: Timestamp
     event_kind: str
     event_title: str
+    subscription_name: str | None = None

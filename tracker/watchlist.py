@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.catalog import SourceSpec
-from tracker.durations import format_duration, parse_duration
+from tracker.durations import format_duration, parse_interval
 from tracker.errors import UserError
 from tracker.models import Source
 
@@ -56,7 +56,7 @@ def _spec_of(table: Any, where: str) -> SourceSpec:
     if isinstance(types, list):
         types = ",".join(str(t) for t in types)
     try:
-        every = parse_duration(table["every"]) if "every" in table else None
+        every = parse_interval(table["every"]) if "every" in table else None
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     return SourceSpec(

@@ -10,6 +10,12 @@ def matches(subscription: Subscription, event: Event) -> bool:
     """Whether the event passes every filter of the subscription."""
     if not subscription.enabled:
         return False
+    if is_lifecycle_info(event) and not any(
+        _kind_matches(k, event.kind) for k in subscription.kinds
+    ):
+        # A first poll baselines every source at once: eight sources would be eight
+        # messages to a catch-all subscription. Only those that name these kinds get them.
+        return False
     if subscription.kinds and not any(_kind_matches(k, event.kind) for k in subscription.kinds):
         return False
     if subscription.source_ids and event.source_id not in subscription.source_ids:
@@ -20,6 +26,11 @@ def matches(subscription: Subscription, event: Event) -> bool:
         haystack = f"{event.title}\n{event.subject}\n{event.url or ''}".casefold()
         return subscription.match.casefold() in haystack
     return True
+
+
+def is_lifecycle_info(event: Event) -> bool:
+    """`source.baselined`, `source.recovered`: news about the tracker, not about a lab."""
+    return event.kind.startswith("source.") and event.severity == "info"
 
 
 def _kind_matches(pattern: str, kind: str) -> bool:

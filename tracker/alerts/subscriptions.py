@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from tracker.alerts import targets
 from tracker.alerts.filters import matches
@@ -85,12 +85,17 @@ def remove(session: Session, subscription_id: int) -> Subscription:
 def public(session: Session, subscription: Subscription) -> SubscriptionPublic:
     """The subscription as shown anywhere: URL masked, with its latest delivery's status."""
     target = targets.parse(subscription.url)
-    last = session.exec(
-        select(Delivery.status)
-        .where(Delivery.subscription_id == subscription.id, Delivery.status != "pending")
+    # A delivery that failed and waits for its retry is news too: "retrying", not "none yet".
+    latest = session.exec(
+        select(Delivery.status, Delivery.attempts)
+        .where(
+            Delivery.subscription_id == subscription.id,
+            or_(Delivery.status != "pending", col(Delivery.attempts) > 0),
+        )
         .order_by(sa.desc(col(Delivery.id)))
         .limit(1)
     ).first()
+    last = None if latest is None else "retrying" if latest[0] == "pending" else latest[0]
     return SubscriptionPublic(
         id=subscription.id or 0,
         name=subscription.name,

@@ -7,13 +7,15 @@ import os
 import signal
 import sys
 import threading
+from typing import Annotated
 
 import typer
 
-from tracker import logs
+from tracker import __version__, logs
 from tracker.cli import db, events, poll, report, serve, sources, subscriptions, workers
 from tracker.cli import run as run_command
 from tracker.cli.context import AppContext, load_settings
+from tracker.cli.helptext import tidy
 from tracker.cli.output import errors
 from tracker.config import Settings
 from tracker.errors import UserError
@@ -43,8 +45,22 @@ app.command("beat", context_settings=workers.PASS_THROUGH)(workers.beat)
 _loaded: list[Settings] = []
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"release-tracker {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def root(ctx: typer.Context) -> None:
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Read settings once; commands open the database when they need it."""
     settings = load_settings()
     _loaded[:] = [settings]
@@ -73,7 +89,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def _main(argv: list[str] | None) -> int:
-    command = typer.main.get_command(app)
+    command = tidy(typer.main.get_command(app))
     try:
         result = command.main(args=argv, prog_name="tracker", standalone_mode=False)
     except UserError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import typer
 from pydantic import ValidationError
@@ -22,7 +23,9 @@ class AppContext:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.settings)
+            from tracker.dbfile import open_database
+
+            self._db = open_database(self.settings)
         return self._db
 
     def close(self) -> None:
@@ -31,6 +34,7 @@ class AppContext:
 
 
 def load_settings() -> Settings:
+    check_env_file(Path(".env"))
     try:
         return Settings()
     except ValidationError as exc:
@@ -44,3 +48,23 @@ def app_context(ctx: typer.Context) -> AppContext:
     obj = ctx.find_root().obj
     assert isinstance(obj, AppContext)
     return obj
+
+
+def check_env_file(path: Path) -> None:
+    """UserError for a `.env` line that cannot be parsed (python-dotenv only warns and
+    drops it, so a setting would silently not apply)."""
+    if not path.is_file():
+        return
+    from dotenv.parser import parse_stream
+
+    try:
+        with path.open(encoding="utf-8") as stream:
+            for binding in parse_stream(stream):
+                if binding.error:
+                    line = binding.original.string.strip()
+                    raise UserError(
+                        f"{path} line {binding.original.line}: cannot parse {line[:60]!r}: "
+                        "use NAME=value"
+                    )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None

@@ -6,12 +6,14 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from sqlmodel import Session, select
 
 from tracker.cli.context import app_context
 from tracker.cli.output import KindOption, change_text, console, print_json, when
 from tracker.durations import parse_since
+from tracker.errors import NotFoundError
 from tracker.eventlog import EventFilter, query
-from tracker.models import MAX_ID, EventPublic
+from tracker.models import MAX_ID, Event, EventPublic, Source
 
 SEVERITY_STYLE = {"info": "dim", "notice": "cyan", "warning": "yellow", "critical": "bold red"}
 
@@ -42,6 +44,8 @@ def events(
         limit=limit,
     )
     with state.db.read() as session:
+        if source is not None:
+            require_known_source(session, source)
         found = [EventPublic.of(e) for e in query(session, wanted)]
     if as_json:
         print_json(found)
@@ -58,3 +62,13 @@ def events(
             + (f" ({escape(change)})" if change else "")
             + (f"  [dim]{escape(event.url)}[/]" if event.url else "")
         )
+
+
+def require_known_source(session: Session, source_id: int) -> None:
+    """NotFoundError (exit 2, as `poll --source` does) for an id that is neither a watched
+    source nor the source of a logged event (a removed source's events stay)."""
+    if session.get(Source, source_id) is not None:
+        return
+    if session.exec(select(Event.id).where(Event.source_id == source_id).limit(1)).first():
+        return
+    raise NotFoundError(f"no source with id {source_id}")

@@ -70,6 +70,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 attempt`, `3 attempts`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def when(moment: datetime | None) -> str:
     """A short local-time rendering for people."""
     if moment is None:

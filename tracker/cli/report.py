@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from tracker import catalog
 from tracker.cli.context import app_context
 from tracker.cli.output import console, print_json
 from tracker.durations import parse_since
 from tracker.errors import UserError
+from tracker.overview import why_no_report
 from tracker.report import Mix, as_json, lineage_report, openness_report
 
 app = typer.Typer(help="Reports computed from the event log.", no_args_is_help=True)
@@ -39,11 +41,9 @@ def openness(
         print_json(as_json(reports, since=start, now=now))
         return
     if not reports:
-        console.print(
-            "No Hub repos watched"
-            + (f" for {escape(author)}" if author else "")
-            + ". Add an author with `tracker sources add hub AUTHOR`."
-        )
+        with state.db.read() as session:
+            reason = why_no_report(catalog.all_sources(session), author)
+        console.print(escape(reason))
         return
     for report in reports:
         console.print(f"[bold]{escape(report.author)}[/]: {report.today.repos} repos")

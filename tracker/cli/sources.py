@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -16,8 +17,9 @@ from tracker.catalog import SourceSpec
 from tracker.cli.context import AppContext, app_context
 from tracker.cli.output import ago, console, errors, print_json
 from tracker.config import Settings
-from tracker.durations import format_duration, parse_duration
+from tracker.durations import format_duration, parse_interval
 from tracker.errors import UserError
+from tracker.importing import Progress, import_specs
 from tracker.models import MAX_ID, SourcePublic
 
 app = typer.Typer(
@@ -29,6 +31,7 @@ add_app = typer.Typer(
 )
 app.add_typer(add_app, name="add")
 
+LISTING_WIDTH = 100
 Every = Annotated[str | None, typer.Option("--every", help="Poll interval: 30s, 15m, 1h, 1d.")]
 Name = Annotated[str | None, typer.Option("--name", help="A display name.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the source as JSON.")]
@@ -99,7 +102,7 @@ def add_hub(
     ] = True,
 ) -> None:
     """Watch a Hub author's repos, or one repo: releases, gating, licenses, withdrawals."""
-    every_seconds = parse_duration(every) if every else None
+    every_seconds = parse_interval(every) if every else None
     _add(ctx, SourceSpec("hub", target, name, every_seconds, types=types), as_json, check=check)
 
 
@@ -112,7 +115,7 @@ def add_feed(
     as_json: Json = False,
 ) -> None:
     """Watch an RSS, Atom or RDF feed: each new entry becomes a post.published event."""
-    every_seconds = parse_duration(every) if every else None
+    every_seconds = parse_interval(every) if every else None
     _add(ctx, SourceSpec("feed", url, name, every_seconds), as_json)
 
 
@@ -134,7 +137,7 @@ def add_page(
 ) -> None:
     """Watch a page: its main text (policy pages, PDF reports), or new links matching --links
     (lab blogs)."""
-    every_seconds = parse_duration(every) if every else None
+    every_seconds = parse_interval(every) if every else None
     _add(ctx, SourceSpec("page", url, name, every_seconds, links=links), as_json)
 
 
@@ -154,7 +157,7 @@ def add_arxiv(
     as_json: Json = False,
 ) -> None:
     """Watch an arXiv search: each new matching paper becomes a post.published event."""
-    every_seconds = parse_duration(every) if every else None
+    every_seconds = parse_interval(every) if every else None
     _add(ctx, SourceSpec("arxiv", query, name, every_seconds), as_json)
 
 
@@ -175,7 +178,8 @@ def list_sources(
         return
     table = Table(box=None, pad_edge=False)
     for column in ("ID", "KIND", "NAME / TARGET", "EVERY", "LAST POLL", "STATUS"):
-        table.add_column(column)
+        wide = column in ("NAME / TARGET", "STATUS")
+        table.add_column(column, overflow="fold" if wide else "ellipsis", no_wrap=not wide)
     for s in sources:
         label = escape(s.name or s.target) + ("" if not s.name else f"\n[dim]{escape(s.target)}[/]")
         if s.last_error:
@@ -195,7 +199,8 @@ def list_sources(
             ago(s.last_polled_at),
             status,
         )
-    console.print(table)
+    # Piped, the table still fits a 100-column page; long targets and errors fold.
+    console.print(table, width=None if console.is_terminal else LISTING_WIDTH)
 
 
 @app.command("remove")
@@ -227,32 +232,37 @@ def import_sources(
 
 
 def import_file(state: AppContext, file: Path) -> tuple[list[SourcePublic], list[int]]:
-    """Check every source of the file, then add the new ones in one transaction."""
-    checked = _check_all(watchlist.read(file), state.settings, file.name)
-    added, existing = [], []
-    with state.db.session() as session:
-        unique = {catalog.identity(spec): spec for spec in reversed(checked)}
-        for spec in reversed(unique.values()):
-            found = catalog.find(session, spec)
-            if found is not None and found.id is not None:
-                existing.append(found.id)
-            else:
-                added.append(SourcePublic.of(catalog.add(session, spec)))
-    return added, existing
+    """Check every source of the file, then add the new ones in one transaction; a
+    progress bar on a terminal while the hosts are checked."""
+    specs = watchlist.read(file)
+    with _host_progress(f"Checking the hosts of {file.name}") as progress:
+        outcome = import_specs(state.db, specs, where=file.name, progress=progress)
+    return outcome.added, outcome.existing
 
 
-def _check_all(specs: list[SourceSpec], settings: Settings, where: str) -> list[SourceSpec]:
-    """Check every spec before anything is stored; DNS lookups for the guard run in parallel."""
+@contextmanager
+def _host_progress(label: str) -> Iterator[Progress | None]:
+    """A progress bar on stderr when it is a terminal (and the check takes a moment)."""
+    if not errors.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
-    def check(numbered: tuple[int, SourceSpec]) -> SourceSpec:
-        n, spec = numbered
-        try:
-            return catalog.checked(spec, settings)
-        except UserError as exc:
-            raise UserError(f"{where}: source {n} ({spec.target}): {exc}") from None
+    with Bar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
 
-    with ThreadPoolExecutor(16) as pool:
-        return list(pool.map(check, enumerate(specs, 1)))
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 @app.command("export")

@@ -11,9 +11,12 @@ from sqlmodel import col, select
 
 from tracker.alerts.deliver import deliver_due, send_test
 from tracker.cli.context import app_context
-from tracker.cli.output import KindOption, ago, console, print_json
+from tracker.cli.output import KindOption, ago, console, errors, plural, print_json
+from tracker.errors import UserError
 from tracker.events import SEVERITIES
-from tracker.models import MAX_ID, Delivery, DeliveryPublic, Event
+from tracker.models import MAX_ID, Delivery, DeliveryPublic, Event, Subscription
+
+DELIVERY_STATUSES = ("pending", "sent", "failed")
 
 app = typer.Typer(
     help="Subscribe apprise URLs to events; list, remove, test.", no_args_is_help=True
@@ -142,7 +145,7 @@ def test(ctx: typer.Context, subscription_id: Id) -> None:
     if outcome.ok:
         console.print(f"Test alert sent to subscription {subscription_id}.")
         return
-    console.print(
+    errors.print(
         f"[red]Test alert to subscription {subscription_id} failed:[/] "
         + escape(outcome.error or "")
     )
@@ -160,10 +163,13 @@ def deliveries(
     ] = False,
 ) -> None:
     """Show alert deliveries, newest first, with their status and last error."""
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise UserError(f"unknown delivery status {status!r}: use {', '.join(DELIVERY_STATUSES)}")
     state = app_context(ctx)
     statement = (
-        select(Delivery, Event)
+        select(Delivery, Event, Subscription)
         .join(Event, col(Event.id) == col(Delivery.event_id))
+        .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
         .order_by(col(Delivery.id).desc())
         .limit(limit)
     )
@@ -172,9 +178,10 @@ def deliveries(
     with state.db.read() as session:
         found = [
             DeliveryPublic.model_validate(
-                d.model_dump() | {"event_kind": e.kind, "event_title": e.title}
+                d.model_dump()
+                | {"event_kind": e.kind, "event_title": e.title, "subscription_name": sub.name}
             )
-            for d, e in session.exec(statement)
+            for d, e, sub in session.exec(statement)
         ]
     if as_json:
         print_json(found)
@@ -185,11 +192,14 @@ def deliveries(
     for d in found:
         style = {"sent": "green", "failed": "red"}.get(d.status, "yellow")
         detail = (
-            f" after {d.attempts} attempts: {escape(d.last_error or '')}" if d.last_error else ""
+            f" after {plural(d.attempts, 'attempt')}: {escape(d.last_error or '')}"
+            if d.last_error
+            else ""
         )
         when = f" {ago(d.sent_at)}" if d.sent_at else ""
+        to = escape(d.subscription_name or f"subscription {d.subscription_id}")
         console.print(
-            f"{d.id:>6}  [{style}]{d.status:<7}[/]{when} subscription {d.subscription_id}  "
+            f"{d.id:>6}  [{style}]{d.status:<7}[/]{when} to {to} (#{d.subscription_id})  "
             f"{d.event_kind} {escape(d.event_title)}{detail}"
         )
 

@@ -13,7 +13,7 @@ from tracker import catalog
 from tracker.alerts import subscriptions
 from tracker.alerts.deliver import send_test
 from tracker.catalog import SourceSpec
-from tracker.durations import parse_duration
+from tracker.durations import parse_interval
 from tracker.eventlog import query
 from tracker.models import MAX_ID, EventPublic, SourcePublic, SubscriptionPublic
 from tracker.web.deps import (
@@ -92,7 +92,7 @@ def add_source(body: SourceCreate, db: DatabaseDep) -> SourcePublic:
             body.kind,
             body.target,
             body.name,
-            parse_duration(body.every) if body.every else None,
+            parse_interval(body.every) if body.every else None,
             types=",".join(body.types) if body.types else None,
             links=body.links,
         ),
