@@ -40,7 +40,7 @@ class Clients:
         self._lock = threading.Lock()
         self._http: Fetcher | None = None
         self._hub: HubClient | None = None
-        self._parallel = parallel_parsing and (os.cpu_count() or 1) > 1
+        self._parallel = parallel_parsing and (os.cpu_count() or 1) > 1 and _may_fork()
         self._parsers: ProcessPoolExecutor | None = None
         self._aborted = False
 
@@ -48,7 +48,7 @@ class Clients:
         """feedparser on the bytes: in a worker process when parsing in parallel or when the
         document is big, so its time is bounded; a lost worker is replaced and the parse
         tried once more."""
-        if not self._parallel and len(body) < BIG_DOCUMENT_BYTES:
+        if not self._parallel and (len(body) < BIG_DOCUMENT_BYTES or not _may_fork()):
             return feedparse.parse(body, url=url, content_type=content_type)
         for attempt in range(2):
             pool = self._parser_pool()
@@ -138,6 +138,13 @@ class Clients:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _may_fork() -> bool:
+    """Whether this process may start parser processes: a Celery pool process is daemonic,
+    and multiprocessing refuses children to those (there the task's time limit bounds a
+    parse instead)."""
+    return not multiprocessing.current_process().daemon
 
 
 def _parser_context() -> multiprocessing.context.BaseContext:
