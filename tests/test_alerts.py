@@ -105,12 +105,16 @@ class Received:
 class Sink:
     """An HTTP server recording each POST; answers `statuses` in turn, then `status`.
 
-    With `hang`, it reads the request and never answers (until the test ends).
+    With `hang`, it reads the request and never answers (until the test ends); `delay`
+    answers that many seconds late; `on_request` is called with each request's path as it
+    arrives.
     """
 
     status: int = 200
     statuses: list[int] = field(default_factory=list)
     hang: bool = False
+    delay: float = 0.0
+    on_request: Any = None
     requests: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -148,9 +152,13 @@ class Sink:
         with self._lock:
             self.requests.append(Received(handler.path, dict(handler.headers), body))
             status = self.statuses.pop(0) if self.statuses else self.status
+        if self.on_request is not None:
+            self.on_request(handler.path)
         if self.hang:
             self.released.wait(30)
             return
+        if self.delay:
+            time.sleep(self.delay)
         reply = b'{"success": true}'
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
@@ -804,6 +812,51 @@ def test_delivery_of_a_sender_that_died_is_sent_after_its_lease(
     (sent,) = deliveries(db)
     assert (sent.status, sent.attempts, sent.claimed_until) == ("sent", 1, None)
     assert [p["title"] for p in sink.payloads] == ["Beta"]
+
+
+def test_sender_renews_its_hold_on_the_subscription_with_every_message(
+    db: Database, site: Site, new_sink
+) -> None:
+    held_until: list[datetime] = []
+
+    def note_lease(_path: str) -> None:
+        with db.read() as session:
+            subscription = session.get(Subscription, subscription_id)
+            assert subscription is not None and subscription.sending_until is not None
+            held_until.append(subscription.sending_until)
+
+    sink = new_sink(on_request=note_lease, delay=0.05)
+    watched_feed(db, site)
+    subscription_id = subscribe(db, sink.url())
+    publish(site, ("b", "Beta"), ("c", "Gamma"), ("d", "Delta"))
+    poll(db)
+
+    report = deliver_due(db)
+
+    # A drain of short sends longer than one lease must not let a second sender in.
+    assert report.messages_sent == 3
+    assert len(held_until) == 3
+    assert held_until == sorted(held_until) and len(set(held_until)) == 3
+
+
+def test_sender_out_of_time_stops_between_messages_and_names_its_subscription(
+    db: Database, site: Site, new_sink
+) -> None:
+    sink = new_sink(delay=0.3)
+    watched_feed(db, site)
+    subscription_id = subscribe(db, sink.url())
+    publish(site, ("b", "Beta"), ("c", "Gamma"), ("d", "Delta"))
+    poll(db)
+
+    first = deliver_due(db, budget_seconds=0.1)
+    rest = deliver_due(db)
+
+    assert (first.messages_sent, first.unfinished) == (1, [subscription_id])
+    assert (rest.messages_sent, rest.unfinished) == (2, [])
+    assert sorted(p["title"] for p in sink.payloads) == ["Beta", "Delta", "Gamma"]
+    with db.read() as session:
+        subscription = session.get(Subscription, subscription_id)
+        assert subscription is not None and subscription.sender_token is None
 
 
 def test_settled_delivery_is_not_sent_again(db: Database, site: Site, new_sink) -> None:
