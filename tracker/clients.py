@@ -52,8 +52,9 @@ class Clients:
             return feedparse.parse(body, url=url, content_type=content_type)
         for attempt in range(2):
             pool = self._parser_pool()
-            future = pool.submit(feedparse.parse, body, url=url, content_type=content_type)
             try:
+                # submit() raises too, when the pool broke since its last document.
+                future = pool.submit(feedparse.parse, body, url=url, content_type=content_type)
                 return future.result(timeout=PARSE_SECONDS)
             except FutureTimeout:
                 self._replace_parsers(pool, kill=True)
@@ -61,8 +62,9 @@ class Clients:
                     f"parsing took longer than {PARSE_SECONDS:.0f}s: the document is too complex"
                 ) from None
             except BrokenProcessPool:
-                # A worker died (the OOM killer, a signal): the pool is unusable for every
-                # document in it, not only this one.
+                # A worker died (the OOM killer, a signal), or the fork server it came
+                # from did (systemd's stop signals every process of the unit): the pool is
+                # unusable for every document in it; a new one starts a new fork server.
                 self._replace_parsers(pool)
                 if attempt == 1 or self._aborted:
                     raise FetchError(
