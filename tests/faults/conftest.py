@@ -686,15 +686,6 @@ def tracker_env(home: Path, database_url: str, **overrides: object) -> dict[str,
     return env
 
 
-def run_cli(env: dict[str, str], *args: str, cwd: Path) -> str:
-    """Run a `tracker ...` command with the test's environment; its output, or a failure."""
-    done = subprocess.run(
-        [TRACKER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, f"tracker {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
-    return done.stdout
-
-
 # --- what the tests share ---------------------------------------------------------------
 
 
@@ -734,10 +725,15 @@ def alerts_expected(store: Store, paths: dict[int, str]) -> set[tuple[str, int]]
     return {(paths[sub], event) for sub, event in rows}
 
 
-def subscribe(cluster: Cluster, sink: Sink, path: str, tmp_path) -> int:
-    """`tracker subscriptions add json://…/path` (all events); the subscription's id."""
-    out = run_cli(cluster.env, "subscriptions", "add", sink.url(path), "--json", cwd=tmp_path)
-    return int(json.loads(out)["id"])
+def subscribe(db: Database, sink: Sink, path: str) -> int:
+    """A subscription to every event at json://…/path of the sink (stored as `tracker
+    subscriptions add` does, without starting a process for it); its id."""
+    from tracker.alerts.subscriptions import SubscriptionSpec
+    from tracker.alerts.subscriptions import add as add_subscription
+
+    with db.session() as session:
+        subscription = add_subscription(session, SubscriptionSpec(sink.url(path)), db.settings)
+        return int(subscription.id or 0)
 
 
 # --- fixtures ---------------------------------------------------------------------------------

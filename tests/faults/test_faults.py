@@ -109,13 +109,13 @@ def test_kill_mid_poll_loses_and_duplicates_no_event(cluster, db, store, make_fe
 
 
 def test_redis_flushall_and_restart_loses_no_pending_delivery(
-    cluster, db, store, make_feeds, make_sink, tmp_path
+    cluster, db, store, make_feeds, make_sink
 ):
     feeds = 6
     server = make_feeds(feeds)
     sink = make_sink(delay=0.5)
     add_feeds(db, server, every=5)
-    paths = {subscribe(cluster, sink, path, tmp_path): path for path in ("a", "b", "c")}
+    paths = {subscribe(db, sink, path): path for path in ("a", "b", "c")}
     # Until the flush only the poll queue is served: every alert the polls produce waits in
     # Redis, and nothing but the database remembers it once Redis has lost it.
     cluster.worker("polls", concurrency=2, queues=POLL_QUEUE)
@@ -175,13 +175,13 @@ def test_redis_flushall_and_restart_loses_no_pending_delivery(
 
 
 def test_postgres_restart_workers_recover_without_restart(
-    cluster, db, store, make_feeds, make_sink, tmp_path
+    cluster, db, store, make_feeds, make_sink
 ):
     feeds = 4
     server = make_feeds(feeds, delay=1.0)
     sink = make_sink(delay=0.5)
     add_feeds(db, server, every=3)
-    subscribe(cluster, sink, "alerts", tmp_path)
+    subscribe(db, sink, "alerts")
     workers = [cluster.worker(f"w{n}", concurrency=2, wait=False) for n in (1, 2)]
     for proc in workers:
         cluster.wait_ready(proc)

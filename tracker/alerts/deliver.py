@@ -1,10 +1,12 @@
 """Sending due deliveries.
 
 Each subscription has at most one sender at a time across the whole deployment (a lease
-on the subscription row), which sends its messages one by one: a target that never
-answers holds one sender, while every other subscription's alerts keep flowing. A message
-claims only its own deliveries, for a short lease renewed while it is being sent, so a
-sender that dies holds up its one message for `CLAIM_LEASE` and nothing else.
+on the subscription row, renewed with every message and while one is being sent), which
+sends its messages one by one: a target that never answers holds one sender, while every
+other subscription's alerts keep flowing. A message claims only its own deliveries, for a
+short lease renewed while it is being sent, so a sender that dies holds up its
+subscription for at most `CLAIM_LEASE` (the sweeper then re-queues the rest) and sends
+again only the message it was sending.
 """
 
 from __future__ import annotations
