@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -731,7 +732,10 @@ def subscribe(db: Database, sink: Sink, path: str) -> int:
     from tracker.alerts.subscriptions import SubscriptionSpec
     from tracker.alerts.subscriptions import add as add_subscription
 
-    with db.session() as session:
+    # apprise's e-mail plugin imports `imghdr`, which Python 3.11 deprecates; the suite
+    # turns warnings into errors.
+    with warnings.catch_warnings(), db.session() as session:
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
         subscription = add_subscription(session, SubscriptionSpec(sink.url(path)), db.settings)
         return int(subscription.id or 0)
 
