@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,6 +35,8 @@ class Sink:
     statuses: list[int] = field(default_factory=list)
     hang: bool = False
     hold: bool = False  # answer only once `released` is set
+    delay: float = 0.0  # answer that many seconds late
+    on_request: Any = None  # called with each request's path as it arrives
     requests: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -77,12 +80,16 @@ class Sink:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self.arrived.set()
+        if self.on_request is not None:
+            self.on_request(handler.path)
         try:
             if self.hang:
                 self.released.wait(30)
                 return
             if self.hold:
                 self.released.wait(30)
+            if self.delay:
+                time.sleep(self.delay)
             self._reply(handler, status)
         finally:
             with self._lock:

@@ -714,6 +714,51 @@ def test_delivery_of_a_sender_that_died_is_sent_after_its_lease(
     assert [p["title"] for p in sink.payloads] == ["Beta"]
 
 
+def test_sender_renews_its_hold_on_the_subscription_with_every_message(
+    db: Database, site: Site, new_sink
+) -> None:
+    held_until: list[datetime] = []
+
+    def note_lease(_path: str) -> None:
+        with db.read() as session:
+            subscription = session.get(Subscription, subscription_id)
+            assert subscription is not None and subscription.sending_until is not None
+            held_until.append(subscription.sending_until)
+
+    sink = new_sink(on_request=note_lease, delay=0.05)
+    watched_feed(db, site)
+    subscription_id = subscribe(db, sink.url())
+    publish(site, ("b", "Beta"), ("c", "Gamma"), ("d", "Delta"))
+    poll(db)
+
+    report = deliver_due(db)
+
+    # A drain of short sends longer than one lease must not let a second sender in.
+    assert report.messages_sent == 3
+    assert len(held_until) == 3
+    assert held_until == sorted(held_until) and len(set(held_until)) == 3
+
+
+def test_sender_out_of_time_stops_between_messages_and_names_its_subscription(
+    db: Database, site: Site, new_sink
+) -> None:
+    sink = new_sink(delay=0.3)
+    watched_feed(db, site)
+    subscription_id = subscribe(db, sink.url())
+    publish(site, ("b", "Beta"), ("c", "Gamma"), ("d", "Delta"))
+    poll(db)
+
+    first = deliver_due(db, budget_seconds=0.1)
+    rest = deliver_due(db)
+
+    assert (first.messages_sent, first.unfinished) == (1, [subscription_id])
+    assert (rest.messages_sent, rest.unfinished) == (2, [])
+    assert sorted(p["title"] for p in sink.payloads) == ["Beta", "Delta", "Gamma"]
+    with db.read() as session:
+        subscription = session.get(Subscription, subscription_id)
+        assert subscription is not None and subscription.sender_token is None
+
+
 def test_settled_delivery_is_not_sent_again(db: Database, site: Site, new_sink) -> None:
     sink = new_sink()
     watched_feed(db, site)

@@ -56,3 +56,30 @@ def test_no_broker_is_a_usage_error_naming_the_variable(tmp_path):
     settings = Settings(_env_file=None, home=tmp_path, broker_url=None)
     with pytest.raises(UserError, match="TRACKER_BROKER_URL"):
         create_celery(settings)
+
+
+# The suite runs as root in CI containers; Celery warns about that when building a worker.
+@pytest.mark.filterwarnings("ignore:You're running the worker with superuser privileges")
+def test_worker_ending_on_an_error_makes_tracker_worker_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Celery's command line builds the worker and exits with its status; only the run is
+    # replaced by what Celery does on an unrecoverable error (a broker lost while tasks
+    # were in flight ends the worker so). The fault suite runs a real one.
+    from celery.apps.worker import Worker
+
+    from tracker.cli import main
+
+    started: list[Worker] = []
+
+    def fail(self: Worker) -> None:
+        started.append(self)
+        self.exitcode = 1
+
+    monkeypatch.setattr(Worker, "start", fail)
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
+    monkeypatch.setenv("TRACKER_BROKER_URL", "redis://127.0.0.1:6379/15")
+
+    assert main(["worker", "--concurrency", "1", "--pool", "solo"]) == 1
+    assert len(started) == 1

@@ -243,3 +243,30 @@ def test_many_feeds_are_parsed_in_worker_processes(db: Database, site: Site) -> 
     assert len(events(db, "source.baselined")) == count
     with db.session() as session:
         assert len(session.exec(select(Item)).all()) == 2 * count
+
+
+def test_feed_is_parsed_after_the_parser_processes_lost_their_fork_server(db: Database) -> None:
+    # systemd stops a unit by signalling each of its processes, the fork server that the
+    # parser processes came from too: the pool breaks, and the parse in flight must not.
+    import os
+    import signal
+    import time
+    from multiprocessing import forkserver
+
+    from tracker.clients import Clients
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: feeds are parsed in-line, without parser processes")
+    body = rss(("a", "Alpha"), ("b", "Beta")).encode()
+    with Clients(db.settings, parallel_parsing=True) as clients:
+        assert len(clients.parse_feed(body, url="https://lab.example/", content_type=None).entries)
+        pool = clients._parser_pool()
+        os.kill(forkserver._forkserver._forkserver_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while not pool._broken and time.monotonic() < deadline:  # noticed by its own thread
+            time.sleep(0.02)
+        assert pool._broken
+
+        parsed = clients.parse_feed(body, url="https://lab.example/", content_type=None)
+
+    assert [entry.title for entry in parsed.entries] == ["Alpha", "Beta"]

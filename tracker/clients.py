@@ -46,7 +46,7 @@ class Clients:
         self._lock = threading.Lock()
         self._http: Fetcher | None = None
         self._hub: HubClient | None = None
-        self._parallel = parallel_parsing and (os.cpu_count() or 1) > 1
+        self._parallel = parallel_parsing and (os.cpu_count() or 1) > 1 and _may_fork()
         self._parsers: ProcessPoolExecutor | None = None
         self._aborted = False
 
@@ -54,7 +54,7 @@ class Clients:
         """feedparser on the bytes: in a worker process when parsing in parallel or when the
         document is big, so its time is bounded; a lost worker is replaced and the parse
         tried once more."""
-        if not self._parallel and len(body) < BIG_DOCUMENT_BYTES:
+        if not self._parallel and (len(body) < BIG_DOCUMENT_BYTES or not _may_fork()):
             return feedparse.parse(body, url=url, content_type=content_type)
         return self._in_worker(
             feedparse.parse,
@@ -76,10 +76,14 @@ class Clients:
         self, function: Callable[..., T], *args: Any, doing: str, what: str, **kwargs: Any
     ) -> T:
         """`function(*args, **kwargs)` in a parser process, bounded by PARSE_SECONDS; a lost
-        worker is replaced and the call tried once more."""
+        worker is replaced and the call tried once more. In a process that may not start
+        children (a Celery pool process) it runs in-line, bounded by the task's time limit."""
+        if not _may_fork():
+            return function(*args, **kwargs)
         for attempt in range(2):
             pool = self._parser_pool()
             try:
+                # submit() raises too, when the pool broke since its last document.
                 future = pool.submit(function, *args, **kwargs)
                 return future.result(timeout=PARSE_SECONDS)
             except FutureTimeout:
@@ -88,8 +92,9 @@ class Clients:
                     f"{doing} took longer than {PARSE_SECONDS:.0f}s: the document is too complex"
                 ) from None
             except BrokenProcessPool:
-                # A worker died (the OOM killer, a signal): the pool is unusable for every
-                # document in it, not only this one.
+                # A worker died (the OOM killer, a signal), or the fork server it came
+                # from did (systemd's stop signals every process of the unit): the pool is
+                # unusable for every document in it; a new one starts a new fork server.
                 self._replace_parsers(pool)
                 if attempt == 1 or self._aborted:
                     raise FetchError(f"the {what} process died twice on this document") from None
@@ -163,6 +168,13 @@ class Clients:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _may_fork() -> bool:
+    """Whether this process may start parser processes: a Celery pool process is daemonic,
+    and multiprocessing refuses children to those (there the task's time limit bounds a
+    parse instead)."""
+    return not multiprocessing.current_process().daemon
 
 
 def _parser_context() -> multiprocessing.context.BaseContext:

@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = Field(default=240, ge=5)
     task_time_limit: int = Field(default=300, ge=10)
     dispatch_every_seconds: float = Field(default=5.0, gt=0)
-    sweep_every_seconds: float = Field(default=30.0, gt=0)
+    # The sweep re-queues deliveries whose sender died: with the 30 s claim lease, the rest
+    # of a dead sender's messages go out within about 30 s plus this.
+    sweep_every_seconds: float = Field(default=10.0, gt=0)
 
     # Polls asked for by the web UI, the API or a webhook start after this short wait, so a
     # burst of requests for one source is one poll; the API waits this long for the result.

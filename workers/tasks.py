@@ -153,6 +153,10 @@ def register(app: Celery, settings: Settings) -> None:
             return {"source_id": source_id, "status": "moot"}  # removed since dispatched
         return result.as_dict()
 
+    # A sender stops taking new messages halfway to the soft time limit, so that the task
+    # ends before Celery interrupts (or kills) it in the middle of a send.
+    delivery_budget = settings.task_soft_time_limit / 2
+
     @app.task(name=DELIVER, shared=False, **RETRY)
     def deliver(delivery_id: int) -> int:
         """Send the due deliveries of this delivery's subscription, as its one sender."""
@@ -162,7 +166,15 @@ def register(app: Celery, settings: Settings) -> None:
             if delivery is None or delivery.status != "pending":
                 return 0  # removed or settled meanwhile
             subscription_id = delivery.subscription_id
-        return deliver_due(db, subscription_id=subscription_id).delivered
+        report = deliver_due(db, subscription_id=subscription_id, budget_seconds=delivery_budget)
+        if report.unfinished:  # out of time with messages still due: a new task goes on
+            with db.read() as session:
+                ids = outbox.due_by_subscription(
+                    session, now=datetime.now(UTC), subscription_id=subscription_id
+                )
+            for next_id in ids:
+                deliver.delay(next_id)
+        return report.delivered
 
     @app.task(name=SWEEP, shared=False, **RETRY)
     def sweep() -> int:

@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -16,6 +17,8 @@ import sys
 import threading
 import time
 import uuid
+import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,12 +98,17 @@ def start_redis(timeout: float = 20) -> None:
     wait_for(lambda: redis_problem() is None, timeout, "Redis to answer PING")
 
 
+def stop_redis() -> None:
+    """SHUTDOWN NOSAVE: Redis dies with everything it held, every client's connection drops."""
+    redis_cli("SHUTDOWN", "NOSAVE")
+    wait_for(lambda: redis_problem() is not None, 10, "Redis to stop")
+
+
 def restart_redis_empty() -> None:
     """FLUSHALL, SHUTDOWN NOSAVE, start again: every queued and unacknowledged message is
     gone, and every client's connection drops."""
     redis_cli("FLUSHALL")
-    redis_cli("SHUTDOWN", "NOSAVE")
-    wait_for(lambda: redis_problem() is not None, 10, "Redis to stop")
+    stop_redis()
     start_redis()
 
 
@@ -118,6 +126,13 @@ def ensure_postgres_running(timeout: float = 30) -> None:
         return
     subprocess.run([*pg_cluster(), "start"], check=False, timeout=60, capture_output=True)
     wait_for(lambda: postgres_problem() is None, timeout, "PostgreSQL to accept connections")
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 # --- waiting --------------------------------------------------------------------------------
@@ -221,6 +236,22 @@ def _answer(request: http.server.BaseHTTPRequestHandler, status: int, body: byte
         pass  # the client was killed while we waited
 
 
+def _drip(request: http.server.BaseHTTPRequestHandler, body: bytes, every: float) -> None:
+    """Headers at once, then the body a byte at a time, until it is sent or the client goes."""
+    try:
+        request.send_response(200)
+        request.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.flush()
+        for index in range(len(body)):
+            request.wfile.write(body[index : index + 1])
+            request.wfile.flush()
+            time.sleep(every)
+    except OSError:
+        pass  # the client gave up (or was interrupted) mid-body
+
+
 @dataclass(frozen=True)
 class FeedRequest:
     feed: int
@@ -229,10 +260,26 @@ class FeedRequest:
 
 class FeedServer:
     """Serves `feeds` RSS feeds at /feeds/<n>, each answer after `delay` seconds; logs every
-    request. Entries are unique across feeds, so an event's subject names its entry."""
+    request. Entries are unique across feeds, so an event's subject names its entry.
 
-    def __init__(self, feeds: int, *, delay: float = 0.0, initial: int = 2) -> None:
+    `delays` gives some feeds a delay of their own; a feed in `drip` sends its headers at
+    once, then its body one byte every `drip_every` seconds (a server that stalls mid-body).
+    """
+
+    def __init__(
+        self,
+        feeds: int,
+        *,
+        delay: float = 0.0,
+        initial: int = 2,
+        delays: dict[int, float] | None = None,
+        drip: Iterable[int] = (),
+        drip_every: float = 0.5,
+    ) -> None:
         self.delay = delay
+        self.delays = dict(delays or {})
+        self.drip = set(drip)
+        self.drip_every = drip_every
         self.lock = threading.Lock()
         self.entries: dict[int, list[tuple[str, str]]] = {
             n: [(f"f{n}-e{k}", f"Feed {n} entry {k}") for k in range(initial)] for n in range(feeds)
@@ -279,11 +326,15 @@ class FeedServer:
             _answer(request, 404, b"not found", "text/plain")
             return
         try:
-            if self.delay:
-                time.sleep(self.delay)
+            delay = self.delays.get(feed, self.delay)
+            if delay:
+                time.sleep(delay)
             with self.lock:
                 body = rss(*self.entries[feed], title=f"Feed {feed}").encode()
-            _answer(request, 200, body, "application/rss+xml; charset=utf-8")
+            if feed in self.drip:
+                _drip(request, body, self.drip_every)
+            else:
+                _answer(request, 200, body, "application/rss+xml; charset=utf-8")
         finally:
             with self.lock:
                 self.in_flight.pop(port, None)
@@ -292,6 +343,11 @@ class FeedServer:
         """Client ports of the requests being answered now (polls in flight)."""
         with self.lock:
             return list(self.in_flight)
+
+    def feeds_in_flight(self) -> set[int]:
+        """The feeds whose answer is being waited for now."""
+        with self.lock:
+            return set(self.in_flight.values())
 
     def requests_per_feed(self) -> dict[int, list[float]]:
         with self.lock:
@@ -316,16 +372,27 @@ class Alert:
     title: str
     event_ids: tuple[int, ...]
     at: float
+    wall: float = 0.0  # time.time() of the arrival, to compare with stored timestamps
 
 
 class Sink:
-    """Records every JSON alert POSTed to it (on arrival), then answers after `delay`."""
+    """Records every JSON alert POSTed to it (on arrival), then answers after `delay`.
 
-    def __init__(self, *, delay: float = 0.0) -> None:
+    A path in `hang` accepts the request and never answers: the connection stays open
+    until the client gives up and closes it. `peak` holds, per path, the most requests
+    that were in flight at once; `held` the seconds each hung request was held open.
+    """
+
+    def __init__(self, *, delay: float = 0.0, hang: Iterable[str] = ()) -> None:
         self.delay = delay
+        self.hang = set(hang)
         self.lock = threading.Lock()
         self.alerts: list[Alert] = []
         self.in_flight: dict[int, str] = {}  # client port -> path, while the answer waits
+        self.concurrent: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+        self.held: list[float] = []
+        self._closing = threading.Event()
         self.server, self.thread = _serve(self)
 
     @property
@@ -347,18 +414,42 @@ class Sink:
             str(payload.get("title", "")),
             tuple(int(i) for i in EVENT_LINK.findall(message)),
             time.monotonic(),
+            time.time(),
         )
         port = request.client_address[1]
         with self.lock:
             self.alerts.append(alert)
             self.in_flight[port] = alert.path
+            self.concurrent[alert.path] = self.concurrent.get(alert.path, 0) + 1
+            self.peak[alert.path] = max(self.peak.get(alert.path, 0), self.concurrent[alert.path])
         try:
+            if alert.path in self.hang:
+                started = time.monotonic()
+                self._hold(request)
+                with self.lock:
+                    self.held.append(time.monotonic() - started)
+                return
             if self.delay:
                 time.sleep(self.delay)
             _answer(request, 200, b'{"ok": true}', "application/json")
         finally:
             with self.lock:
                 self.in_flight.pop(port, None)
+                self.concurrent[alert.path] -= 1
+
+    def _hold(self, request: http.server.BaseHTTPRequestHandler) -> None:
+        """Say nothing until the client closes the connection (or the sink closes)."""
+        connection = request.connection
+        while not self._closing.is_set():
+            readable, _, _ = select.select([connection], [], [], 0.05)
+            if not readable:
+                continue
+            try:
+                if not connection.recv(1, socket.MSG_PEEK):
+                    return  # the client closed its end
+            except OSError:
+                return
+            time.sleep(0.05)  # a pipelined byte: not ours to read; keep waiting
 
     def received(self) -> dict[tuple[str, int], int]:
         """How many times each (path, event id) arrived."""
@@ -373,7 +464,12 @@ class Sink:
         with self.lock:
             return list(self.in_flight)
 
+    def arrivals(self, path: str) -> list[Alert]:
+        with self.lock:
+            return [alert for alert in self.alerts if alert.path == path]
+
     def close(self) -> None:
+        self._closing.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
@@ -441,6 +537,18 @@ class Proc:
         """The worker's pool processes (its children)."""
         return children(self.pid)
 
+    def signal(self, signum: int) -> None:
+        """Send a signal to the main process only (what systemd's KillMode=mixed and Docker
+        do first)."""
+        os.kill(self.pid, signum)
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit status once the process has ended, None if still running after `timeout`."""
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def kill_group(self) -> None:
         """SIGKILL the main process and every process of its group (the pool)."""
         with contextlib.suppress(ProcessLookupError):
@@ -471,12 +579,12 @@ class Cluster:
     env: dict[str, str]
     procs: list[Proc] = field(default_factory=list)
 
-    def _start(self, name: str, args: list[str]) -> Proc:
+    def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Proc:
         log = self.directory / f"{name}.log"
         with open(log, "ab") as out:
             popen = subprocess.Popen(
                 [TRACKER, *args],
-                env=self.env,
+                env=env or self.env,
                 cwd=self.directory,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -496,6 +604,10 @@ class Cluster:
         if wait:
             self.wait_ready(proc)
         return proc
+
+    def command(self, name: str, *args: str, env: dict[str, str] | None = None) -> Proc:
+        """Any `tracker` command line, started now (`tracker run`, `tracker poll`)."""
+        return self._start(name, list(args), env=env)
 
     def beat(self, name: str = "beat") -> Proc:
         home = self.directory / name
@@ -575,13 +687,57 @@ def tracker_env(home: Path, database_url: str, **overrides: object) -> dict[str,
     return env
 
 
-def run_cli(env: dict[str, str], *args: str, cwd: Path) -> str:
-    """Run a `tracker ...` command with the test's environment; its output, or a failure."""
-    done = subprocess.run(
-        [TRACKER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, f"tracker {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
-    return done.stdout
+# --- what the tests share ---------------------------------------------------------------
+
+
+def report(test: str, **figures: object) -> None:
+    print(f"\n[{test}] " + ", ".join(f"{name}={value}" for name, value in figures.items()))
+
+
+def post_counts(store: Store, feed_of: dict[int, int]) -> Counter[tuple[int, str]]:
+    """post.published events per (feed, subject)."""
+    return Counter({(feed_of[s], subject): n for (s, subject), n in store.posts().items()})
+
+
+def kill_busy(
+    cluster: Cluster, ports_in_flight, *, whole_worker: bool, timeout: float = 20
+) -> tuple[Proc, int]:
+    """SIGKILL a worker process that is in the middle of a request to one of our servers:
+    only that pool process, or its whole worker (main process and pool). Returns the
+    worker and how many of our requests were in flight from what was killed."""
+
+    def busy():
+        return cluster.owners(ports_in_flight())
+
+    owners = wait_for(busy, timeout, "a worker in the middle of a request", interval=0.05)
+    pid, proc = next(iter(owners.values()))
+    if whole_worker:
+        killed = {p for p, owner in cluster.worker_pids().items() if owner is proc}
+        proc.kill_group()
+    else:
+        killed = {pid}
+        kill(pid)
+    return proc, sum(1 for p, _ in owners.values() if p in killed)
+
+
+def alerts_expected(store: Store, paths: dict[int, str]) -> set[tuple[str, int]]:
+    """(sink path, event id) for every delivery row: what must arrive."""
+    rows = store.rows("SELECT subscription_id, event_id FROM delivery")
+    return {(paths[sub], event) for sub, event in rows}
+
+
+def subscribe(db: Database, sink: Sink, path: str) -> int:
+    """A subscription to every event at json://…/path of the sink (stored as `tracker
+    subscriptions add` does, without starting a process for it); its id."""
+    from tracker.alerts.subscriptions import SubscriptionSpec
+    from tracker.alerts.subscriptions import add as add_subscription
+
+    # apprise's e-mail plugin imports `imghdr`, which Python 3.11 deprecates; the suite
+    # turns warnings into errors.
+    with warnings.catch_warnings(), db.session() as session:
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        subscription = add_subscription(session, SubscriptionSpec(sink.url(path)), db.settings)
+        return int(subscription.id or 0)
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -691,8 +847,8 @@ def make_feeds() -> Iterator[Callable[..., FeedServer]]:
     """`make_feeds(n, delay=...)`: a feed server, closed at the end."""
     opened: list[FeedServer] = []
 
-    def make(feeds: int, *, delay: float = 0.0, initial: int = 2) -> FeedServer:
-        server = FeedServer(feeds, delay=delay, initial=initial)
+    def make(feeds: int, *, delay: float = 0.0, initial: int = 2, **options: Any) -> FeedServer:
+        server = FeedServer(feeds, delay=delay, initial=initial, **options)
         opened.append(server)
         return server
 
@@ -706,8 +862,8 @@ def make_sink() -> Iterator[Callable[..., Sink]]:
     """`make_sink(delay=...)`: an alert sink, closed at the end."""
     opened: list[Sink] = []
 
-    def make(*, delay: float = 0.0) -> Sink:
-        sink = Sink(delay=delay)
+    def make(*, delay: float = 0.0, hang: Iterable[str] = ()) -> Sink:
+        sink = Sink(delay=delay, hang=hang)
         opened.append(sink)
         return sink
 

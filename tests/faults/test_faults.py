@@ -2,9 +2,10 @@
 
 Celery workers and beats run as `tracker worker` / `tracker beat` processes on the real
 Redis (db 9) and PostgreSQL (a schema per test). The tests kill workers with SIGKILL in the
-middle of polls and deliveries, wipe and restart Redis, restart PostgreSQL, and run two
-beats at once; then they check the database (the source of truth) and what the local feed
-server and alert sink saw. Each test prints its figures.
+middle of polls, wipe and restart Redis, restart PostgreSQL, and run two beats at once; then
+they check the database (the source of truth) and what the local feed server and alert sink
+saw. Each test prints its figures. Deliveries under faults are in test_delivery.py;
+stopping (SIGTERM, Ctrl-C) and losing the broker in test_shutdown.py.
 
 Sources here poll every few seconds: the catalog refuses intervals under 30 s to users, so
 the tests store them directly (see `add_feeds`); the 200-source test uses a real 30 s.
@@ -13,75 +14,30 @@ the tests store them directly (see `add_feeds`); the 200-source test uses a real
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 
 from workers.celery_app import ALERT_QUEUE, POLL_QUEUE
 
 from .conftest import (
-    Cluster,
     FeedServer,
-    Proc,
-    Sink,
-    Store,
     add_feeds,
-    kill,
+    alerts_expected,
+    kill_busy,
     pg_ctl,
+    post_counts,
     postgres_problem,
     redis_cli,
+    report,
     restart_redis_empty,
-    run_cli,
+    subscribe,
     wait_for,
 )
 
 pytestmark = pytest.mark.faults
-
-
-def report(test: str, **figures: object) -> None:
-    print(f"\n[{test}] " + ", ".join(f"{name}={value}" for name, value in figures.items()))
-
-
-def post_counts(store: Store, feed_of: dict[int, int]) -> Counter[tuple[int, str]]:
-    """post.published events per (feed, subject)."""
-    return Counter({(feed_of[s], subject): n for (s, subject), n in store.posts().items()})
-
-
-def kill_busy(
-    cluster: Cluster, ports_in_flight, *, whole_worker: bool, timeout: float = 20
-) -> tuple[Proc, int]:
-    """SIGKILL a worker process that is in the middle of a request to one of our servers:
-    only that pool process, or its whole worker (main process and pool). Returns the
-    worker and how many of our requests were in flight from what was killed."""
-
-    def busy():
-        return cluster.owners(ports_in_flight())
-
-    owners = wait_for(busy, timeout, "a worker in the middle of a request", interval=0.05)
-    pid, proc = next(iter(owners.values()))
-    if whole_worker:
-        killed = {p for p, owner in cluster.worker_pids().items() if owner is proc}
-        proc.kill_group()
-    else:
-        killed = {pid}
-        kill(pid)
-    return proc, sum(1 for p, _ in owners.values() if p in killed)
-
-
-def alerts_expected(store: Store, paths: dict[int, str]) -> set[tuple[str, int]]:
-    """(sink path, event id) for every delivery row: what must arrive."""
-    rows = store.rows("SELECT subscription_id, event_id FROM delivery")
-    return {(paths[sub], event) for sub, event in rows}
-
-
-def subscribe(cluster: Cluster, sink: Sink, path: str, tmp_path) -> int:
-    """`tracker subscriptions add json://…/path` (all events); the subscription's id."""
-    out = run_cli(cluster.env, "subscriptions", "add", sink.url(path), "--json", cwd=tmp_path)
-    return int(json.loads(out)["id"])
 
 
 # --- 1. SIGKILL in the middle of polls ------------------------------------------------------
@@ -149,199 +105,17 @@ def test_kill_mid_poll_loses_and_duplicates_no_event(cluster, db, store, make_fe
     assert not unexpected, unexpected
 
 
-# --- 2. SIGKILL in the middle of deliveries -------------------------------------------------
-
-
-class AlertsLateError(AssertionError):
-    """Alerts that did not arrive in time after a kill (the product bug pinned below)."""
-
-
-def test_kill_mid_delivery_alerts_arrive_within_the_task_time_limit(
-    cluster, db, store, make_feeds, make_sink, tmp_path
-):
-    hard_limit = 10
-    cluster.env.update(TRACKER_TASK_SOFT_TIME_LIMIT="8", TRACKER_TASK_TIME_LIMIT=str(hard_limit))
-    server = make_feeds(3)
-    sink = make_sink(delay=1.0)
-    add_feeds(db, server, every=5)
-    paths = {subscribe(cluster, sink, "alerts", tmp_path): "alerts"}
-    cluster.worker("w1", concurrency=2)
-    cluster.beat()
-
-    proc, _ = kill_busy(cluster, sink.sender_ports, whole_worker=False, timeout=30)
-    killed_at = time.monotonic()
-    deadline = hard_limit + 10  # no sender can legitimately hold a claim past the hard limit
-    expected: set[tuple[str, int]] = set()
-
-    def all_arrived() -> bool:
-        expected.update(alerts_expected(store, paths))
-        return bool(expected) and expected <= set(sink.received())
-
-    try:
-        wait_for(all_arrived, deadline, "every alert after the kill")
-        arrived = True
-    except AssertionError:
-        arrived = False
-    received = sink.received()
-    stuck = store.rows(
-        "SELECT id, claimed_until FROM delivery WHERE status = 'pending' "
-        "AND claimed_until > now() ORDER BY id"
-    )
-    now = datetime.now(UTC)
-    report(
-        "kill mid-delivery, product claim lease",
-        kills=1,
-        alerts=len(expected),
-        arrived=sum(1 for key in expected if key in received),
-        max_deliveries_per_alert=max(received.values(), default=0),
-        waited=round(time.monotonic() - killed_at, 1),
-        stuck_claims=len(stuck),
-        stuck_for_seconds=[round((c - now).total_seconds()) for _, c in stuck],
-    )
-    assert all(n <= 2 for n in received.values()), received
-    if not arrived:
-        raise AlertsLateError(
-            f"{len(expected - set(received))} of {len(expected)} alerts had not arrived "
-            f"{deadline}s after the sending pool process of {proc.name} was killed; "
-            f"{len(stuck)} deliveries stay claimed for another "
-            f"{max((round((c - now).total_seconds()) for _, c in stuck), default=0)}s"
-        )
-
-
-def test_kill_mid_delivery_each_alert_arrives_once_to_one_plus_kills_times(
-    cluster, db, store, make_feeds, make_sink, tmp_path
-):
-    """The same faults with delivery claims that end after the task time limit (shimmed in,
-    standing for the fix of the bug above): at-least-once and at-most 1 + kills."""
-    cluster.env.update(
-        TRACKER_TASK_SOFT_TIME_LIMIT="8",
-        TRACKER_TASK_TIME_LIMIT="10",
-    )
-    feeds = 4
-    server = make_feeds(feeds)
-    sink = make_sink(delay=1.0)
-    add_feeds(db, server, every=5)
-    paths = {subscribe(cluster, sink, path, tmp_path): path for path in ("a", "b")}
-    started = time.monotonic()
-    workers = [cluster.worker(f"w{n}", concurrency=2, wait=False) for n in (1, 2)]
-    for proc in workers:
-        cluster.wait_ready(proc)
-    cluster.beat()
-
-    rng = random.Random(11)
-    kills: list[str] = []
-    interrupted = 0
-    for round_number, whole in enumerate([False, True, False, True]):
-        if round_number:
-            for feed in rng.sample(range(feeds), 2):
-                server.add_entry(feed)
-        proc, hit = kill_busy(cluster, sink.sender_ports, whole_worker=whole, timeout=30)
-        interrupted += hit
-        kills.append(f"{'worker' if whole else 'pool process'} of {proc.name}")
-        if whole:
-            cluster.worker(f"w{len(cluster.procs)}", concurrency=2, wait=False)
-        time.sleep(rng.uniform(0.3, 1.5))
-
-    expected: set[tuple[str, int]] = set()
-
-    def settled() -> bool:
-        expected.update(alerts_expected(store, paths))
-        pending = store.scalar("SELECT count(*) FROM delivery WHERE status <> 'sent'")
-        return pending == 0 and expected <= set(sink.received())
-
-    wait_for(settled, 60, "every delivery sent")
-    time.sleep(3)  # a straggling duplicate would arrive now
-    received = sink.received()
-    per_alert = Counter(received.get(key, 0) for key in expected)
-    events = store.scalar("SELECT count(*) FROM event")
-    report(
-        "kill mid-delivery, claims ending after the time limit",
-        kills=len(kills),
-        kill_targets=kills,
-        events=events,
-        alerts=len(expected),
-        arrivals=sum(received.values()),
-        deliveries_per_alert=dict(sorted(per_alert.items())),
-        sends_interrupted=interrupted,
-        duplicate_arrivals=sum(received.values()) - len(received),
-        lost=per_alert.get(0, 0),
-        over_bound=sum(n for k, n in per_alert.items() if k > 1 + len(kills)),
-        seconds=round(time.monotonic() - started, 1),
-    )
-    assert len(expected) == events * len(paths)
-    assert per_alert.get(0, 0) == 0, "every alert arrives at least once"
-    assert max(per_alert) <= 1 + len(kills), "an alert arrives at most 1 + kills times"
-    assert set(received) <= expected
-
-
-class DuplicatesError(AssertionError):
-    """More alerts sent twice than were in flight when the sender died (bug pinned below)."""
-
-
-def test_kill_mid_batch_resends_only_the_alert_in_flight(
-    cluster, db, store, make_feeds, make_sink, tmp_path
-):
-    server = make_feeds(1)
-    sink = make_sink(delay=1.0)
-    add_feeds(db, server, every=5)
-    subscribe(cluster, sink, "alerts", tmp_path)
-    cluster.worker("w1", concurrency=1)
-    cluster.beat()
-    wait_for(
-        lambda: store.scalar("SELECT count(*) FROM delivery WHERE status = 'sent'") == 1,
-        30,
-        "the baseline alert sent",
-    )
-    batch = 5
-    for _ in range(batch):  # one poll finds them all: one batch of five alerts
-        server.add_entry(0)
-    wait_for(lambda: len(sink.alerts) >= 1 + 3, 30, "the third alert of the batch")
-    _proc, in_flight = kill_busy(cluster, sink.sender_ports, whole_worker=False)
-    arrived_before = len(sink.alerts) - 1  # of the batch
-    # The claims of the killed sender would run out after 5 minutes (the bug pinned
-    # above); let them run out now, so the re-send happens within the test.
-    store.execute(
-        "UPDATE delivery SET claimed_until = now() - interval '1 second' "
-        "WHERE status = 'pending' AND claimed_until IS NOT NULL"
-    )
-    expected = {("alerts", r[0]) for r in store.rows("SELECT event_id FROM delivery")}
-
-    def settled() -> bool:
-        pending = store.scalar("SELECT count(*) FROM delivery WHERE status <> 'sent'")
-        return pending == 0 and expected <= set(sink.received())
-
-    wait_for(settled, 30, "the batch sent after the kill")
-    received = sink.received()
-    duplicates = sum(n - 1 for n in received.values())
-    report(
-        "kill mid-batch",
-        batch=batch,
-        arrived_before_kill=arrived_before,
-        in_flight_at_kill=in_flight,
-        arrivals=sum(received.values()),
-        duplicate_arrivals=duplicates,
-        deliveries_per_alert=dict(sorted(Counter(received.values()).items())),
-    )
-    assert set(received) == expected and len(expected) == 1 + batch
-    assert max(received.values()) <= 2, "one kill: at most one duplicate per alert"
-    if duplicates > in_flight:
-        raise DuplicatesError(
-            f"one kill with {in_flight} alert in flight re-sent {duplicates} alerts: the "
-            f"{arrived_before - in_flight} already answered were never recorded as sent"
-        )
-
-
-# --- 3. Redis loses everything ----------------------------------------------------------------
+# --- 2. Redis loses everything ----------------------------------------------------------------
 
 
 def test_redis_flushall_and_restart_loses_no_pending_delivery(
-    cluster, db, store, make_feeds, make_sink, tmp_path
+    cluster, db, store, make_feeds, make_sink
 ):
     feeds = 6
     server = make_feeds(feeds)
     sink = make_sink(delay=0.5)
     add_feeds(db, server, every=5)
-    paths = {subscribe(cluster, sink, path, tmp_path): path for path in ("a", "b", "c")}
+    paths = {subscribe(db, sink, path): path for path in ("a", "b", "c")}
     # Until the flush only the poll queue is served: every alert the polls produce waits in
     # Redis, and nothing but the database remembers it once Redis has lost it.
     cluster.worker("polls", concurrency=2, queues=POLL_QUEUE)
@@ -397,17 +171,17 @@ def test_redis_flushall_and_restart_loses_no_pending_delivery(
     assert max(per_alert) == 1, "no crash, so no alert twice"
 
 
-# --- 4. PostgreSQL restarts ---------------------------------------------------------------------
+# --- 3. PostgreSQL restarts ---------------------------------------------------------------------
 
 
 def test_postgres_restart_workers_recover_without_restart(
-    cluster, db, store, make_feeds, make_sink, tmp_path
+    cluster, db, store, make_feeds, make_sink
 ):
     feeds = 4
     server = make_feeds(feeds, delay=1.0)
     sink = make_sink(delay=0.5)
     add_feeds(db, server, every=3)
-    subscribe(cluster, sink, "alerts", tmp_path)
+    subscribe(db, sink, "alerts")
     workers = [cluster.worker(f"w{n}", concurrency=2, wait=False) for n in (1, 2)]
     for proc in workers:
         cluster.wait_ready(proc)
@@ -458,7 +232,7 @@ def test_postgres_restart_workers_recover_without_restart(
     assert all(received[("alerts", i)] == 1 for i in post_ids)
 
 
-# --- 5. two beats, three workers, 200 sources -----------------------------------------------------
+# --- 4. two beats, three workers, 200 sources -----------------------------------------------------
 
 
 def test_two_beats_three_workers_poll_each_source_once_per_interval(cluster, db, store, make_feeds):

@@ -1,16 +1,19 @@
 """Sending due deliveries.
 
 Each subscription has at most one sender at a time across the whole deployment (a lease
-on the subscription row), which sends its messages one by one: a target that never
-answers holds one sender, while every other subscription's alerts keep flowing. A message
-claims only its own deliveries, for a short lease renewed while it is being sent, so a
-sender that dies holds up its one message for `CLAIM_LEASE` and nothing else.
+on the subscription row, renewed with every message and while one is being sent), which
+sends its messages one by one: a target that never answers holds one sender, while every
+other subscription's alerts keep flowing. A message claims only its own deliveries, for a
+short lease renewed while it is being sent, so a sender that dies holds up its
+subscription for at most `CLAIM_LEASE` (the sweeper then re-queues the rest) and sends
+again only the message it was sending.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,12 +46,15 @@ class DeliveryReport:
     messages_failed: int = 0
     delivered: int = 0
     failed: list[str] = field(default_factory=list)  # one line per failed message
+    # Subscriptions whose sender stopped at the end of its time budget with messages due.
+    unfinished: list[int] = field(default_factory=list)
 
     def add(self, other: DeliveryReport) -> None:
         self.messages_sent += other.messages_sent
         self.messages_failed += other.messages_failed
         self.delivered += other.delivered
         self.failed.extend(other.failed)
+        self.unfinished.extend(other.unfinished)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -65,16 +71,24 @@ def deliver_due(
     now: datetime | None = None,
     subscription_id: int | None = None,
     on_message: Callable[[bool], None] | None = None,
+    budget_seconds: float | None = None,
 ) -> DeliveryReport:
     """Send every due pending delivery (of one subscription, if given); record each attempt.
 
-    `on_message` hears of each message as it is settled (True when it was sent)."""
-    clock = _Clock(now)
+    `on_message` hears of each message as it is settled (True when it was sent). With
+    `budget_seconds`, a sender starts no new message after that long and gives its
+    subscription back; those left with messages due are in `unfinished` (a Celery task,
+    which must end within its time limit, queues itself again for them)."""
+    clock = _Clock(now, budget_seconds)
     with db.read() as session:
         due = outbox.due_subscriptions(session, now=clock.now(), subscription_id=subscription_id)
     report = DeliveryReport()
     if not due:
         return report
+    if len(due) == 1:
+        # In the caller's thread: a task's soft time limit then stops the sender itself,
+        # not only the thread waiting for it.
+        return _drain(db, due[0], clock, on_message)
     workers = min(len(due), MAX_PARALLEL_SUBSCRIPTIONS)
     with ThreadPoolExecutor(workers, "deliver") as pool:
         for part in pool.map(lambda sid: _drain(db, sid, clock, on_message), due):
@@ -91,7 +105,9 @@ def _drain(
     while _acquire(db, subscription_id, token, clock):
         sent = 0
         try:
-            while _send_next(db, subscription_id, token, clock, report, on_message):
+            while not clock.out_of_time() and _send_next(
+                db, subscription_id, token, clock, report, on_message
+            ):
                 sent += 1
         finally:
             with db.session() as session:
@@ -105,6 +121,9 @@ def _drain(
                 session, now=clock.now(), subscription_id=subscription_id
             ):
                 break
+        if clock.out_of_time():
+            report.unfinished.append(subscription_id)
+            break
     return report
 
 
@@ -128,6 +147,14 @@ def _send_next(
         subscription = session.get(Subscription, subscription_id)
         if subscription is None or not subscription.enabled:
             return False
+        # Each message renews the sender's hold on the subscription: a drain of many short
+        # sends would otherwise outlive the lease it took at the start, and a second sender
+        # would start beside it.
+        now = clock.now()
+        if not outbox.acquire_sender(
+            session, subscription_id, token, now=now, until=now + CLAIM_LEASE
+        ):
+            return False  # held too long without renewing (a stall): another sender took over
         batch = outbox.claim_next_message(
             session,
             subscription,
@@ -198,13 +225,17 @@ def _settle(
 
 class _Clock:
     """The run's notion of now: real time, or a fixed moment when the caller gave one (a
-    test simulating time, the sweeper of a given instant)."""
+    test simulating time, the sweeper of a given instant); and its time budget, if any."""
 
-    def __init__(self, fixed: datetime | None) -> None:
+    def __init__(self, fixed: datetime | None, budget_seconds: float | None = None) -> None:
         self._fixed = fixed
+        self._deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
 
     def now(self) -> datetime:
         return self._fixed or datetime.now(UTC)
+
+    def out_of_time(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
 
 @contextmanager

@@ -265,9 +265,14 @@ def due_subscriptions(
 
 
 def due_by_subscription(
-    session: Session, *, now: datetime, digests_only: bool = False
+    session: Session,
+    *,
+    now: datetime,
+    digests_only: bool = False,
+    subscription_id: int | None = None,
 ) -> list[int]:
-    """One due, unclaimed pending delivery id per subscription: what a sweeper re-enqueues."""
+    """One due, unclaimed pending delivery id per subscription (or of the one given): what
+    a sweeper re-enqueues."""
     statement = (
         select(Delivery.subscription_id, sa.func.min(Delivery.id))
         .where(
@@ -277,6 +282,8 @@ def due_by_subscription(
         )
         .group_by(col(Delivery.subscription_id))
     )
+    if subscription_id is not None:
+        statement = statement.where(Delivery.subscription_id == subscription_id)
     if digests_only:
         statement = statement.join(
             Subscription, col(Subscription.id) == col(Delivery.subscription_id)

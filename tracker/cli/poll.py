@@ -18,7 +18,7 @@ from tracker.cli.context import AppContext, app_context
 from tracker.cli.output import change_text, console, print_json
 from tracker.models import MAX_ID, Event
 from tracker.poller import select_sources
-from tracker.results import PollReport
+from tracker.results import INTERRUPTED, PollReport
 from tracker.service import PollService
 
 SHOWN_EVENTS = 20
@@ -48,11 +48,15 @@ def poll(
             print_json(report.as_dict() | {"alerts": DeliveryReport().as_dict()})
         else:
             _print_summary(state, report)
-            unfinished = len(report.unfinished)
+            unfinished = report.unfinished
             console.print(
-                f"Interrupted: {unfinished} source{'s' * (unfinished != 1)} not finished "
-                "(nothing recorded for them); alerts of what was recorded are sent by "
-                "`tracker deliver` or the next poll."
+                f"Interrupted: {len(unfinished)} source{'s' * (len(unfinished) != 1)} not "
+                f"finished, nothing recorded for {'them' if len(unfinished) != 1 else 'it'}:"
+            )
+            for r in unfinished:
+                console.print(f"  [yellow]not finished[/] {r.source_id} {escape(r.name)}")
+            console.print(
+                "Alerts of what was recorded are sent by `tracker deliver` or the next poll."
             )
         raise typer.Exit(130)
     if not as_json:
@@ -81,10 +85,11 @@ def _progress(shown: bool, label: str, total: int | None) -> Iterator[Callable[[
 
 
 def _print_summary(state: AppContext, report: PollReport) -> None:
-    results = report.results
-    if not results:
+    if not report.results:
         console.print("No sources to poll. Add one with `tracker sources add feed URL`.")
         return
+    # An interrupted poll counts what it finished; the rest is listed apart.
+    results = [r for r in report.results if r.status != INTERRUPTED]
     ok = sum(r.ok for r in results)
     unchanged = sum(r.unchanged for r in results)
     deferred = f", {len(report.deferred)} deferred" if report.deferred else ""

@@ -14,13 +14,31 @@ PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 def worker(ctx: typer.Context) -> None:
     """Start a Celery worker (options after the command go to Celery, e.g. --concurrency 8)."""
+    from celery.signals import celeryd_init
+
     from workers.celery_app import create_celery
 
     state = app_context(ctx)
     _log_at_info(state.settings)
     upgrade(state.db.engine)  # the schema is ready before the first task needs it
     app = create_celery(state.settings)
-    app.worker_main(["worker", "--loglevel", "INFO", *ctx.args])
+    started: list[object] = []
+
+    def remember(instance: object = None, **_: object) -> None:
+        started.append(instance)
+
+    celeryd_init.connect(remember, weak=False)
+    try:
+        app.worker_main(["worker", "--loglevel", "INFO", *ctx.args])
+    finally:
+        celeryd_init.disconnect(remember)
+    # Celery stops a worker on an error it cannot recover from with status 1 (after a
+    # broker loss with tasks in flight, kombu fails to give their messages back), but
+    # `worker_main` drops that status: the process exited 0, and a service manager that
+    # restarts only on failure left it down.
+    status = getattr(started[-1], "exitcode", None) if started else None
+    if status:
+        raise typer.Exit(int(status))
 
 
 def beat(ctx: typer.Context) -> None:
