@@ -89,16 +89,9 @@ def test_baseline_records_every_repo_and_emits_only_baselined(db: Database, org:
 
     (event,) = new_events(db, report)
     assert (event.kind, event.data) == ("source.baselined", {"items": 4})
-    # Models: 3 repos on 2 pages; data sets: 1 page; and the license file the gated repo's
-    # card names (refused, as a gated repo's files are: not asked again before a commit).
-    assert report.hub_requests == 4
-    sha = org.repo("model", f"{ORG}/Llama-2-7b-hf")["sha"]
-    assert [r.path for r in org.requests] == [
-        "/api/models",
-        "/api/models",
-        "/api/datasets",
-        f"/{ORG}/Llama-2-7b-hf/resolve/{sha}/LICENSE.txt",
-    ]
+    # Models: 3 repos on 2 pages; data sets: 1 page.
+    assert report.hub_requests == 3
+    assert [r.path for r in org.requests] == ["/api/models", "/api/models", "/api/datasets"]
 
 
 def test_listing_asks_exactly_for_the_fields_detection_reads(db: Database, org: FakeHub) -> None:
@@ -372,9 +365,8 @@ def test_cli_adds_an_author_and_reports_hub_requests(cli, org: FakeHub) -> None:
     source = json.loads(added.stdout)
     assert (source["kind"], source["target"], source["types"]) == ("hub", ORG, ["model", "dataset"])
     outcome = json.loads(polled.stdout)
-    # Three listing pages and the license file a card names.
-    assert outcome["hub_requests"] == 4
-    assert outcome["results"][0]["requests"] == 4
+    assert outcome["hub_requests"] == 3
+    assert outcome["results"][0]["requests"] == 3
 
 
 def test_cli_single_repo_with_type(cli, org: FakeHub) -> None:

@@ -521,20 +521,37 @@ def test_a_license_file_in_the_repo_is_read_from_the_hub_at_its_head(
     assert [r.path for r in hub.requests] == ["/api/models", "/api/datasets"]
 
 
-def test_a_gated_repos_license_file_is_refused_once_and_not_asked_again(
+def test_a_gated_repos_own_license_file_is_not_asked_for_without_a_token(
     db: Database, hub: FakeHub
 ) -> None:
-    # The Northwind card's license_link is `LICENSE`; a gated repo's files are refused.
+    # The Northwind card's license_link is `LICENSE`; a gated repo's files are refused to
+    # anyone not granted access, so asking anonymously would be a request spent on a 401.
     hub.seed_fixture("model_info.northwind-ai--Northwind-3-8B-Instruct.json")
     hub.set_file("model", NORTHWIND, "LICENSE", license_text(GRANT))
+    add_hub(db, "northwind-ai")
+
+    report = poll(db)
+
+    assert hub.requests_to(f"/{NORTHWIND}/resolve/") == []
+    assert report.hub_requests == 2  # the listings of models and data sets
+    page = state_of(db, NORTHWIND)[PAGE_KEY]
+    assert page["error"] == licensepages.GATED_FILES and page["permanent"] is True
+
+
+def test_a_gated_repos_license_file_refused_to_a_token_is_not_asked_again(
+    db: Database, hub: FakeHub
+) -> None:
+    hub.seed_fixture("model_info.northwind-ai--Northwind-3-8B-Instruct.json")
+    hub.set_file("model", NORTHWIND, "LICENSE", license_text(GRANT))
+    hub.add_user("watcher", "hf_watcher_token")
+    db.settings.hf_token = "hf_watcher_token"
     add_hub(db, "northwind-ai")
     poll(db)
 
     page = state_of(db, NORTHWIND)[PAGE_KEY]
-    assert page["permanent"] is True
-    assert page["error"] == "HTTP 401: the repo is gated, its files are refused"
-    assert "terms" not in page
-    assert [r.status for r in hub.requests_to(f"/{NORTHWIND}/resolve/")] == [401]
+    assert page["error"] == "HTTP 403: the repo is gated, its files are refused"
+    assert page["permanent"] is True and "terms" not in page
+    assert [r.status for r in hub.requests_to(f"/{NORTHWIND}/resolve/")] == [403]
 
     hub.clear_requests()
     poll(db)
@@ -568,6 +585,21 @@ def test_license_pages_cost_a_bounded_few_requests_a_poll(
     assert all(p is not None and "terms" in p for p in pages)
     assert sum(p["url"] == shared for p in pages) == 5
     assert first.results[0].requests == listing + 10
+
+
+def test_license_reads_wait_for_the_next_poll_once_the_budget_is_spent(
+    db: Database, hub: FakeHub, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = serve_license(site, license_text(GRANT, CAP))
+    hub.add_repo("model", AURORA, license="other", license_link=url)
+    add_hub(db, "aurora-labs")
+    with monkeypatch.context() as patched:
+        patched.setattr(licensepages, "BUDGET_SECONDS", -1.0)
+        poll(db)
+
+    assert PAGE_KEY not in state_of(db, AURORA) and site.hits == []
+    poll(db)
+    assert state_of(db, AURORA)[PAGE_KEY]["terms"]["clauses"] == ["user_cap"]
 
 
 def test_license_pages_go_through_the_private_network_guard(

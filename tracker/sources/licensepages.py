@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
 MAX_PAGES = 10
 RECHECK = timedelta(days=1)
 RETRY = timedelta(hours=1)
+# No read starts once the poll has spent this long on license pages (each read has its own
+# deadline too): a slow host must not hold the source's lease.
+BUDGET_SECONDS = 90.0
+GATED_FILES = "the repo is gated: its files are read only with a token granted access (HF_TOKEN)"
 # Where a repo's stored state keeps what was read (`tracker.detect.hubterms.PAGE_KEY`; the
 # fetch side reads its own bookkeeping there: link, url, sha, validators, checked_at).
 STORED = "license_page"
@@ -140,15 +145,26 @@ def read(
     wanted = _wanted(_repos(snapshot), known, endpoint, now)
     requests = 0
     hub_open = True
-    for item in sorted(wanted.values(), key=lambda w: w.rank)[:limit]:
-        if item.link.on_hub and not hub_open:
+    started = time.monotonic()
+    for item in sorted(wanted.values(), key=lambda w: w.rank):
+        if _refused_unasked(item, hub):
+            # A gated repo's own files are refused to anyone not granted access: without a
+            # token, asking is a request spent on a certain 401.
+            page = _Read(item.link.url, error=GATED_FILES, permanent=True)
+        elif limit <= 0 or time.monotonic() - started > BUDGET_SECONDS:
+            continue  # read at a later poll
+        elif item.link.on_hub and not hub_open:
             continue
-        try:
-            page, made = _read_one(item, hub=hub, fetcher=fetcher, pdf_reader=pdf_reader, now=now)
-        except RateLimitedError:
-            hub_open = False  # the resolvers bucket is spent: the Hub's files wait
-            continue
-        requests += made
+        else:
+            limit -= 1
+            try:
+                page, made = _read_one(
+                    item, hub=hub, fetcher=fetcher, pdf_reader=pdf_reader, now=now
+                )
+            except RateLimitedError:
+                hub_open = False  # the resolvers bucket is spent: the Hub's files wait
+                continue
+            requests += made
         for key, repo, link in item.repos:
             snapshot.license_pages[key] = LicensePage(
                 link=link,
@@ -171,6 +187,10 @@ def read(
             permanent=True,
         )
     return requests
+
+
+def _refused_unasked(item: _Wanted, hub: HubClient) -> bool:
+    return item.link.pinned and not hub.token and all(repo.gated for _, repo, _ in item.repos)
 
 
 def _repos(snapshot: HubSnapshot) -> list[RepoState]:
