@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from tracker.detect.clauses import MAX_TEXT
 from tracker.detect.clauses import Rule as ClauseRule
@@ -45,6 +47,10 @@ TERMS_KEYS = (GATE_KEY, PAGE_KEY, TERMS_KEY)
 # The prompt's parts are kept for people (the report shows the heading); what is compared
 # is the digest of its sentences and the sentences themselves, kept in the terms.
 STORED_PROMPT_CHARS = 300
+# Readings kept for reuse, by what was read: a lab gives many repos one gate prompt or one
+# license page (a Llama gate takes tens of milliseconds to read).
+READINGS_KEPT = 128
+T = TypeVar("T")
 
 
 @dataclass
@@ -115,7 +121,7 @@ def _gate(
     stored = stored if isinstance(stored, Mapping) else None
     if stored is not None and stored.get("card_digest") == digest:
         return dict(stored), []  # the card says what it said: nothing to read again
-    new = gate_terms(raw, rules)
+    new = _reading(("gate", digest, rules), lambda: gate_terms(raw, rules))
     state = _stored_gate(new) | {
         "card_digest": digest,
         "recorded_at": (stored or {}).get("recorded_at") or _iso(at),
@@ -211,7 +217,8 @@ def _page(
         terms_state = stored["terms"]
         after = Terms.from_state(terms_state)
     else:
-        after = terms_of("\n\n".join(page.text.lines)[:MAX_TEXT], rules)
+        text = "\n\n".join(page.text.lines)[:MAX_TEXT]
+        after = _reading(("page", digest, rules), lambda: terms_of(text, rules))
         terms_state = after.as_state()
     state = common | _validators(page)
     state |= {"form": page.text.form, "sha256": digest, "terms": terms_state}
@@ -258,6 +265,24 @@ def _validators(page: LicensePage) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------- shared
+
+_readings: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_readings_lock = threading.Lock()
+
+
+def _reading(key: tuple[Any, ...], read: Callable[[], T]) -> T:
+    """`read()`, or what it gave for the same key lately (the same text and rules read the
+    same: this only saves the time)."""
+    with _readings_lock:
+        if key in _readings:
+            _readings.move_to_end(key)
+            return _readings[key]
+    found = read()
+    with _readings_lock:
+        _readings[key] = found
+        while len(_readings) > READINGS_KEPT:
+            _readings.popitem(last=False)
+    return found
 
 
 def _summary(terms: Mapping[str, Any]) -> dict[str, Any]:
