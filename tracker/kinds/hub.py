@@ -1,6 +1,7 @@
 """Hugging Face Hub authors and repos: listings (and info calls to confirm what vanished);
 releases, gating, licenses, withdrawals, renames, hollowed-out repos and withheld details in
-model cards; and the lineage graph, which says who is exposed when a base model closes up."""
+model cards; the terms of gates and of the pages cards name as their license; and the
+lineage graph, which says who is exposed when a base model closes up."""
 
 from __future__ import annotations
 
