@@ -9,7 +9,7 @@ name their license in one of four ways:
 - shared: every card names one URL off the Hub (a lab's terms page);
 - distinct: each card names its own URL off the Hub;
 - in repo: each card names `LICENSE`, a file of the repo (ungated), read from the Hub;
-- gated in repo: the same, in gated repos, with no token (their files are refused).
+- gated in repo: the same, in gated repos (their files are refused to the public).
 
 Prints, per way and N: the polls it takes until every page was read once (at most
 MAX_PAGES reads a poll), the license requests those polls made, then those of a quiet poll,

@@ -521,13 +521,13 @@ def test_a_license_file_in_the_repo_is_read_from_the_hub_at_its_head(
     assert [r.path for r in hub.requests] == ["/api/models", "/api/datasets"]
 
 
-def test_a_gated_repos_own_license_file_is_not_asked_for_without_a_token(
-    db: Database, hub: FakeHub
-) -> None:
+def test_a_gated_repos_own_license_file_is_not_asked_for(db: Database, hub: FakeHub) -> None:
     # The Northwind card's license_link is `LICENSE`; a gated repo's files are refused to
-    # anyone not granted access, so asking anonymously would be a request spent on a 401.
+    # the public (license pages are read without the token): asking would be a spent 401.
     hub.seed_fixture("model_info.northwind-ai--Northwind-3-8B-Instruct.json")
     hub.set_file("model", NORTHWIND, "LICENSE", license_text(GRANT))
+    hub.add_user("watcher", "hf_watcher_token")
+    db.settings.hf_token = "hf_watcher_token"
     add_hub(db, "northwind-ai")
 
     report = poll(db)
@@ -538,25 +538,31 @@ def test_a_gated_repos_own_license_file_is_not_asked_for_without_a_token(
     assert page["error"] == licensepages.GATED_FILES and page["permanent"] is True
 
 
-def test_a_gated_repos_license_file_refused_to_a_token_is_not_asked_again(
+def test_hub_files_a_card_names_are_read_without_the_token_and_refusals_kept(
     db: Database, hub: FakeHub
 ) -> None:
-    hub.seed_fixture("model_info.northwind-ai--Northwind-3-8B-Instruct.json")
-    hub.set_file("model", NORTHWIND, "LICENSE", license_text(GRANT))
+    # A card may name any file on the Hub: it is read as the public sees it, so no card
+    # can have the tracker's token read a file into the event log.
+    hub.add_repo("model", "other-lab/gated-base", gated="manual")
+    hub.set_file("model", "other-lab/gated-base", "LICENSE", license_text(GRANT, CAP))
+    link = f"{hub.endpoint}/other-lab/gated-base/blob/main/LICENSE"
+    hub.add_repo("model", AURORA, license="other", license_link=link)
     hub.add_user("watcher", "hf_watcher_token")
     db.settings.hf_token = "hf_watcher_token"
-    add_hub(db, "northwind-ai")
+    add_hub(db, "aurora-labs")
     poll(db)
 
-    page = state_of(db, NORTHWIND)[PAGE_KEY]
-    assert page["error"] == "HTTP 403: the repo is gated, its files are refused"
+    (read,) = hub.requests_to("/other-lab/gated-base/resolve/")
+    assert (read.path, read.status) == ("/other-lab/gated-base/resolve/main/LICENSE", 401)
+    assert "authorization" not in read.headers
+    page = state_of(db, AURORA)[PAGE_KEY]
+    assert page["error"] == "HTTP 401: the repo is gated, its files are refused"
     assert page["permanent"] is True and "terms" not in page
-    assert [r.status for r in hub.requests_to(f"/{NORTHWIND}/resolve/")] == [403]
 
     hub.clear_requests()
     poll(db)
 
-    assert [r.path for r in hub.requests] == ["/api/models", "/api/datasets"]
+    assert hub.requests_to("/other-lab/gated-base/") == []  # a refusal waits a day
 
 
 def test_license_pages_cost_a_bounded_few_requests_a_poll(
@@ -633,6 +639,7 @@ def test_license_pages_go_through_the_private_network_guard(
         ),
         ("https://Lab.example/terms#top", "https://lab.example/terms"),
         ("../LICENSE", None),
+        ("{hub}/aurora-labs/aurora-7b/blob/main/../../../api/whoami-v2", None),
         ("mailto:legal@lab.example", None),
         ("javascript:alert(1)", None),
         ("", None),

@@ -210,8 +210,10 @@ class HubClient:
     def file(
         self, url: str, *, validators: Validators | None = None, max_bytes: int = FILE_BYTES
     ) -> HubFile:
-        """A file of a repo (`{endpoint}/.../resolve/{rev}/{path}`), read like a README: in
-        the resolvers bucket, with the token, conditionally when `validators` are given.
+        """A file of a repo (`{endpoint}/.../resolve/{rev}/{path}`), read like a README (in
+        the resolvers bucket, conditionally when `validators` are given) but as the public
+        sees it: without the token. A card names the file, and what is read may end up in
+        the event log; no card may make the tracker read what only the token can.
         RateLimitedError when the bucket is spent; FetchError when it cannot be read
         (`permanent` for what stays so until the repo changes: gated, missing, too large)."""
         if not _same_origin(url, self.endpoint):
@@ -219,7 +221,7 @@ class HubClient:
         self._check_not_blocked(RESOLVERS)
         self._count()
         headers = build_hf_headers(
-            token=self.token, library_name="release-tracker", library_version=__version__
+            token=False, library_name="release-tracker", library_version=__version__
         )
         if validators is not None and validators.etag:
             headers["If-None-Match"] = validators.etag

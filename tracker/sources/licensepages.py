@@ -3,16 +3,18 @@
 A card's `license_link` is either a URL on any host (a lab's terms page, a PDF) or a path
 into the repo (`LICENSE`, `./LICENSE.md`), which the Hub renders as a link to that file.
 A path, and a URL of a file on the Hub in use (`.../blob/main/LICENSE`), is read from the
-Hub itself as a README is (the resolvers bucket, the token, the repo's head commit for a
-path); any other URL goes through the tracker's HTTP fetcher, like a watched page: the
-private-network guard, one deadline, the body cap, conditional requests.
+Hub itself as a README is (the resolvers bucket; the repo's head commit for a path), but
+without the token: what a card names is read as the public sees it, since what is read
+may reach the event log. Any other URL goes through the tracker's HTTP fetcher, like a
+watched page: the private-network guard, one deadline, the body cap, conditional requests.
 
 Requests are spent only on what may have changed: a link never read (or changed), a repo
 whose head commit moved, and, once a day, each URL off the Hub (conditionally, so an
 unchanged page costs a 304). Repos naming the same URL share one read. At most
 `MAX_PAGES` reads a poll; the rest wait for the next one. A page that cannot be read is
 recorded with its reason and asked again later (an hour for a passing failure; a day, or
-the next commit of a repo for a path, for a refusal: a gated repo's files, a missing file).
+the next commit of a repo for a path, for a refusal: a missing file). A gated repo's own
+files are refused to the public, so they are not asked for at all.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ RETRY = timedelta(hours=1)
 # No read starts once the poll has spent this long on license pages (each read has its own
 # deadline too): a slow host must not hold the source's lease.
 BUDGET_SECONDS = 90.0
-GATED_FILES = "the repo is gated: its files are read only with a token granted access (HF_TOKEN)"
+GATED_FILES = "the repo is gated: its files are not public"
 # Where a repo's stored state keeps what was read (`tracker.detect.hubterms.PAGE_KEY`; the
 # fetch side reads its own bookkeeping there: link, url, sha, validators, checked_at).
 STORED = "license_page"
@@ -112,10 +114,14 @@ def resolve(link: str, repo: RepoState, endpoint: str) -> Link | None:
 
 def _hub_file(path: str, base: str) -> Link | None:
     """A file on the Hub in use (its page, `/blob/`, or its raw form, `/resolve/`)."""
-    found = _HUB_FILE.match(path)
+    found = _HUB_FILE.match(unquote(path))
     if not found:
         return None
-    return Link(f"{base}/{found['repo']}/resolve/{found['rest']}", on_hub=True, pinned=False)
+    rest = posixpath.normpath(found["rest"])
+    if rest.startswith("..") or "/" not in rest:
+        return None  # a revision and a file, inside the repo
+    url = f"{base}/{quote(found['repo'])}/resolve/{quote(rest)}"
+    return Link(url, on_hub=True, pinned=False)
 
 
 @dataclass
@@ -147,9 +153,9 @@ def read(
     hub_open = True
     started = time.monotonic()
     for item in sorted(wanted.values(), key=lambda w: w.rank):
-        if _refused_unasked(item, hub):
-            # A gated repo's own files are refused to anyone not granted access: without a
-            # token, asking is a request spent on a certain 401.
+        if _refused_unasked(item):
+            # A gated repo's own files are refused to the public (license pages are read
+            # without the token): asking is a request spent on a certain 401.
             page = _Read(item.link.url, error=GATED_FILES, permanent=True)
         elif limit <= 0 or time.monotonic() - started > BUDGET_SECONDS:
             continue  # read at a later poll
@@ -189,8 +195,8 @@ def read(
     return requests
 
 
-def _refused_unasked(item: _Wanted, hub: HubClient) -> bool:
-    return item.link.pinned and not hub.token and all(repo.gated for _, repo, _ in item.repos)
+def _refused_unasked(item: _Wanted) -> bool:
+    return item.link.pinned and all(repo.gated for _, repo, _ in item.repos)
 
 
 def _repos(snapshot: HubSnapshot) -> list[RepoState]:
