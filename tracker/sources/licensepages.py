@@ -91,6 +91,8 @@ def resolve(link: str, repo: RepoState, endpoint: str) -> Link | None:
             return None
         if parts.username or parts.password:
             return None  # credentials in a card: nothing the tracker sends anywhere
+        if ".." in unquote(parts.path).split("/"):
+            return None  # a path that climbs out of where it points: nothing a link means
         host = parts.hostname.lower()
         netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
         url = urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
