@@ -21,7 +21,7 @@ from tracker.detect.hub import detect_repos
 from tracker.detect.hubterms import GATE_KEY, PAGE_KEY
 from tracker.models import Event, Item
 from tracker.observations import HubSnapshot, RepoState
-from tracker.openness import TERMS_KEY
+from tracker.openness import TERMS_KEY, classify
 from tracker.poller import PollReport, poll_sources, select_sources
 from tracker.report import openness_report
 from tracker.sources import licensepages
@@ -285,6 +285,45 @@ def test_an_ungated_repos_gate_settings_say_nothing(db: Database, aurora: FakeHu
     edit_card(aurora, AURORA, extra_gated_fields=FIELDS | {"Date of birth": "date_picker"})
 
     assert kinds(db, poll(db)) == ["repo.updated"]
+
+
+def test_a_gate_prompt_counts_in_the_license_class_only_while_gated() -> None:
+    card = {"extra_gated_prompt": "You may use the model for non-commercial purposes only."}
+    gated = RepoState("model", AURORA, gated="manual", license="apache-2.0", sha="a" * 40,
+                      gate=card)  # fmt: skip
+    snapshot = HubSnapshot(listed={gated.key: gated})
+
+    detection = detect_repos({}, snapshot, baselined=False, endpoint="http://hub")
+    assert classify(detection.upserts[gated.key]).license == "non-commercial"
+
+    ungated = RepoState("model", AURORA, license="apache-2.0", sha="a" * 40, gate=card)
+    detection = detect_repos({}, HubSnapshot(listed={ungated.key: ungated}), baselined=False,
+                             endpoint="http://hub")  # fmt: skip
+    assert classify(detection.upserts[ungated.key]).license == "open"
+
+
+def test_the_openness_timeline_puts_a_gates_clauses_back_with_the_gate(
+    db: Database, hub: FakeHub
+) -> None:
+    card = {"license": "apache-2.0", "extra_gated_prompt": "Non-commercial use only."}
+    hub.add_repo("model", AURORA, gated="manual", cardData=card, tags=["license:apache-2.0"])
+    add_hub(db, "aurora-labs")
+    poll(db)
+    hub.set_gated("model", AURORA, False)
+    (ungated,) = events_of(db, poll(db))
+    now = datetime.now(UTC)
+
+    with db.session() as session:
+        (report,) = openness_report(session, since=now - timedelta(days=7), now=now, points=1)
+
+    assert ungated.data["openness"] == {
+        "before": {"license": "non-commercial", "access": "gated-manual"},
+        "after": {"license": "open", "access": "public"},
+    }
+    (_, then), (_, today) = report.timeline
+    assert (then.license["non-commercial"], then.access["gated-manual"]) == (1, 1)
+    assert (today.license["open"], today.access["public"]) == (1, 1)
+    assert report.moves["opening"] == 1
 
 
 def test_a_repo_gated_anew_reports_the_gating_not_the_terms(db: Database, hub: FakeHub) -> None:

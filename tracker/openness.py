@@ -160,14 +160,20 @@ LICENSE_PART, GATE_PART = "license_link", "gate_prompt"
 ACCESS_CLAUSES = frozenset({"approval_required"})
 
 
-def merged_terms(parts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+def merged_terms(
+    parts: Mapping[str, Mapping[str, Any]], *, gated: bool = True
+) -> dict[str, Any] | None:
     """What the openness classes read of a repo's texts: the clauses of all of them (a repo
-    is as restricted as the strictest text it binds users to), and the open license whose
-    own text the license page is; None when no text was read."""
+    is as restricted as the strictest text it binds users to; its gate's only while it is
+    `gated`, since the Hub shows no prompt otherwise), and the open license whose own text
+    the license page is; None when no text was read. Every part is kept, counted or not,
+    so the openness report can put a gate back."""
     if not parts:
         return None
     clauses: list[str] = []
     for name, part in parts.items():
+        if name == GATE_PART and not gated:
+            continue
         for clause in part.get("clauses") or []:
             if clause not in clauses and not (name == GATE_PART and clause in ACCESS_CLAUSES):
                 clauses.append(str(clause))

@@ -152,6 +152,7 @@ def _undo(states: dict[str, dict[str, Any]], event: Event) -> None:
         _undo_terms(state, event)
     elif event.kind.startswith("access."):
         state["gated"] = (event.before or {}).get("gated", False)
+        _merge_terms(state)  # a gate's clauses count while the repo is gated
     elif event.kind == "license.changed":
         for name in ("license", "license_name", "license_link"):
             state[name] = (event.before or {}).get(name)
@@ -174,9 +175,18 @@ def _undo_terms(state: dict[str, Any], event: Event) -> None:
     parts[part] = dict(parts.get(part) or {}) | {"clauses": list(clauses)}
     if "open_license" in (event.before or {}):
         parts[part]["open_license"] = (event.before or {}).get("open_license")
-    merged = merged_terms(
-        {name: parts[name] for name in (LICENSE_PART, GATE_PART) if name in parts}
-    )
+    _merge_terms(state, parts)
+
+
+def _merge_terms(state: dict[str, Any], parts: Mapping[str, Any] | None = None) -> None:
+    """`state[TERMS_KEY]` again from its parts (or `parts`), as the repo is gated or not."""
+    if parts is None:
+        terms = state.get(TERMS_KEY)
+        if not isinstance(terms, Mapping) or not isinstance(terms.get("parts"), Mapping):
+            return
+        parts = terms["parts"]
+    ordered = {name: parts[name] for name in (LICENSE_PART, GATE_PART) if name in parts}
+    merged = merged_terms(ordered, gated=bool(state.get("gated")))
     if merged is not None:
         state[TERMS_KEY] = merged
 

@@ -88,7 +88,7 @@ def repo_terms(
         parts[LICENSE_PART] = _summary(license_page["terms"])
     if gate is not None and _has_prompt(gate):
         parts[GATE_PART] = _summary(gate["terms"])
-    merged = merged_terms(parts)
+    merged = merged_terms(parts, gated=bool(repo.gated))
     if merged is not None:
         found.state[TERMS_KEY] = merged
     return found
