@@ -838,3 +838,24 @@ def test_an_alert_of_a_cap_names_the_figure(db: Database, hub: FakeHub, site: Si
         f"License terms stricter: {AURORA} (license: {url}): now requires a separate license "
         "above 700 million monthly active users"
     )
+
+
+def test_the_alert_sent_names_the_clause_in_words(cli, hub: FakeHub, site: Site, new_sink) -> None:
+    sink = new_sink()
+    url = serve_license(site, license_text(GRANT, WARRANTY))
+    hub.add_repo("model", AURORA, license="other", license_link=url)
+    assert cli("sources", "add", "hub", "aurora-labs").code == 0
+    cli("poll")
+    added = cli("subscriptions", "add", sink.url(), "--kind", "license.terms_changed")
+    assert added.code == 0, added.stderr
+    serve_license(site, license_text(GRANT, CAP, WARRANTY))
+    hub.commit("model", AURORA)
+
+    assert cli("poll").code == 0
+
+    (request,) = sink.requests
+    payload = request.payload
+    assert payload["title"].startswith(f"License terms stricter: {AURORA}")
+    assert (
+        f"now requires a separate license above 700 million monthly active users\n  “{CAP}”"
+    ) in payload["message"]
