@@ -27,6 +27,7 @@ from tracker.report import openness_report
 from tracker.sources import licensepages
 
 from .fakehub import FakeHub
+from .pdfs import pdf
 from .sites import Site
 
 NORTHWIND = "northwind-ai/Northwind-3-8B-Instruct"
@@ -530,6 +531,49 @@ def test_an_open_license_page_yields_nothing_and_classes_the_repo_open(
             session, since=datetime(2020, 1, 1, tzinfo=UTC), now=datetime.now(UTC)
         )
     assert mix.today.license == {"open": 1, "restricted": 0, "non-commercial": 0, "unknown": 0}
+
+
+def test_a_license_published_as_a_pdf_is_read_for_its_clauses(
+    db: Database, hub: FakeHub, site: Site
+) -> None:
+    wrapped = [
+        "Aurora Labs grants you a licence to use, copy and share the Aurora models on the",
+        "terms set out here.",
+    ]
+    url = site.put("/aurora/license.pdf", pdf([wrapped]), content_type="application/pdf")
+    hub.add_repo("model", AURORA, license="other", license_link=url)
+    add_hub(db, "aurora-labs")
+    poll(db)
+    added = [
+        "You may use the Aurora models for non-commercial purposes only, and the outputs",
+        "of the models may not be used to train or improve any other large language model.",
+    ]
+    site.put("/aurora/license.pdf", pdf([wrapped + added]), content_type="application/pdf")
+    hub.commit("model", AURORA)
+
+    _, terms = events_of(db, poll(db))
+
+    assert (terms.kind, terms.severity) == ("license.terms_changed", "warning")
+    assert terms.data["clauses_added"] == ["non_commercial", "output_restriction"]
+    assert state_of(db, AURORA)[PAGE_KEY]["form"] == "pdf"
+
+
+def test_a_repo_file_is_read_as_pdf_html_or_plain_text() -> None:
+    document = pdf([["Aurora Labs grants you a licence to use the models."]])
+    page = "<html><nav>Home</nav><main><p>Non-commercial use only.</p></main></html>"
+    wrapped = "You may use the models\nfor non-commercial purposes\nonly.\n"
+
+    as_pdf = licensepages.text_of(document, "application/octet-stream", "https://h/x/LICENSE")
+    as_html = licensepages.text_of(page.encode(), "text/html", "https://h/x/terms")
+    as_text = licensepages.text_of(wrapped.encode(), "text/plain", "https://h/x/LICENSE.md")
+
+    assert (as_pdf.form, as_pdf.lines) == (
+        "pdf", ("Aurora Labs grants you a licence to use the models.",)
+    )  # fmt: skip
+    assert (as_html.form, as_html.lines) == ("html", ("Non-commercial use only.",))
+    assert (as_text.form, as_text.lines) == (
+        "text", ("You may use the models for non-commercial purposes only.",)
+    )  # fmt: skip
 
 
 def test_a_license_file_in_the_repo_is_read_from_the_hub_at_its_head(
