@@ -215,6 +215,7 @@ class _Answer:
     headers: dict[str, str] | None = None
     text: str | None = None  # plain-text body instead of JSON
     content_type: str | None = None  # of a text body (text/plain by default)
+    data: bytes | None = None  # a file's bytes as they are (with `content_type`)
 
 
 def _error(status: int, message: str, *, code: str | None = None) -> _Answer:
@@ -284,6 +285,7 @@ class FakeHub:
         self._disabled_status: dict[tuple[str, str], int] = {}
         self._redirects: dict[tuple[str, str], str] = {}
         self._readmes: dict[tuple[str, str], str] = {}
+        self._files: dict[tuple[str, str, str], tuple[bytes, str]] = {}
         self._users: dict[str, tuple[str, frozenset[str]]] = {}
         self._faults: list[_Fault] = []
         self._rate_limiter: _RateLimiter | None = None
@@ -396,6 +398,30 @@ class FakeHub:
                 self._readmes.pop(key, None)
             else:
                 self._readmes[key] = text
+
+    def set_file(
+        self,
+        repo_type: str,
+        repo_id: str,
+        path: str,
+        body: str | bytes | None,
+        content_type: str = "text/plain; charset=utf-8",
+    ) -> None:
+        """Serve `body` as the repo's file `path` at every revision (None: no such file).
+
+        As the Hub does for a file kept in git: an ``ETag`` of its content, 304 to an
+        ``If-None-Match`` naming it. A gated repo's files (not its README) are refused to
+        whoever has not been granted access: 401 to anonymous callers, 403 to others,
+        ``X-Error-Code: GatedRepo`` (the client's ``GatedRepoError``; messages quoted in
+        user reports: "Access to model ... is restricted").
+        """
+        key = (normalize_repo_type(repo_type), repo_id, path)
+        with self._lock:
+            if body is None:
+                self._files.pop(key, None)
+            else:
+                data = body.encode() if isinstance(body, str) else body
+                self._files[key] = (data, content_type)
 
     def sync_world(self, world: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
         """Make the repos match `world`: ``{"models": {id: fields}, "datasets": {...}, ...}``.
@@ -699,8 +725,8 @@ class FakeHub:
         headers: dict[str, str],
     ) -> _Answer:
         parts = [unquote(part) for part in path.strip("/").split("/")]
-        if method == "GET" and len(parts) >= 5 and parts[-3] == "resolve":
-            return self._file(parts)
+        if method == "GET" and len(parts) >= 5 and "resolve" in parts[2:4]:
+            return self._file(parts, headers)
         if method != "GET" or len(parts) < 2 or parts[0] != "api" or parts[1] not in _SINGULAR:
             return _Answer(404, {"error": MSG_NOT_FOUND})
         viewer = self._viewer(headers)
@@ -715,19 +741,39 @@ class FakeHub:
         repo_id, revision, suffix = target
         return self._info(kind, repo_id, revision, suffix, raw_query, query, viewer)
 
-    def _file(self, parts: Sequence[str]) -> _Answer:
-        """``GET /[datasets/|spaces/]{owner}/{name}/resolve/{rev}/{file}``: only README.md.
+    def _file(self, parts: Sequence[str], headers: Mapping[str, str]) -> _Answer:
+        """``GET /[datasets/|spaces/]{owner}/{name}/resolve/{rev}/{file}``: README.md and
+        the files set with ``set_file``.
 
         The Hub answers a missing file with 404 and ``X-Error-Code: EntryNotFound``.
         """
         kind = {"datasets": "dataset", "spaces": "space"}.get(parts[0], "model")
         owner_name = parts[1:3] if kind != "model" else parts[0:2]
-        filename = "/".join(parts[parts.index("resolve") + 2 :])
+        repo_id = "/".join(owner_name)
+        at = 3 if kind != "model" else 2
+        if parts[at : at + 1] != ["resolve"] or len(parts) < at + 3:
+            return _Answer(404, {"error": MSG_NOT_FOUND})
+        filename = "/".join(parts[at + 2 :])
         with self._lock:
-            text = self._readmes.get((kind, "/".join(owner_name)))
-        if filename != "README.md" or text is None:
+            text = self._readmes.get((kind, repo_id))
+            found = self._files.get((kind, repo_id, filename))
+            record = self._repos.get((kind, repo_id))
+        if filename == "README.md" and text is not None:
+            return _Answer(200, text=text)
+        if found is None:
             return _error(404, "Entry not found", code="EntryNotFound")
-        return _Answer(200, text=text)
+        if record is not None and record.get("gated"):
+            viewer = headers.get("authorization")
+            status = 403 if viewer else 401
+            message = (
+                f"Access to model {repo_id} is restricted. You must be authenticated to access it."
+            )
+            return _error(status, message, code="GatedRepo")
+        body, content_type = found
+        etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+        if headers.get("if-none-match") == etag:
+            return _Answer(304, headers={"ETag": etag})
+        return _Answer(200, headers={"ETag": etag}, data=body, content_type=content_type)
 
     # ----------------------------------------------------------------- listings
 
@@ -1123,7 +1169,12 @@ def _make_handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if length:
                 self.rfile.read(length)
             answer = hub._handle(self.command, self.path, dict(self.headers.items()))
-            if answer.text is not None:
+            if answer.status == 304:
+                payload, content_type = b"", answer.content_type or "text/plain"
+            elif answer.data is not None:
+                payload = answer.data
+                content_type = answer.content_type or "application/octet-stream"
+            elif answer.text is not None:
                 payload = answer.text.encode()
                 content_type = answer.content_type or "text/plain; charset=utf-8"
             else:

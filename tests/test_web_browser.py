@@ -85,7 +85,7 @@ def page(
     browser: Browser, server: RunningServer, dialogs: list[str], console: list[str]
 ) -> Iterator[Page]:
     context = browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(5000)
+    context.set_default_timeout(20_000)  # a busy machine, not a slow page
     tab = context.new_page()
     tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     tab.on("console", lambda message: console.append(message.text))
@@ -243,7 +243,7 @@ def test_adding_a_source_with_the_form_as_served(page: Page, site: Site) -> None
     form.get_by_label("Target").fill(url)
     form.get_by_role("button", name="Add source").click()
 
-    expect(page.get_by_role("status")).to_contain_text("Added source 1", timeout=2000)
+    expect(page.get_by_role("status")).to_contain_text("Added source 1", timeout=10_000)
 
 
 def test_sign_in_add_a_source_and_screenshot_the_event_log(

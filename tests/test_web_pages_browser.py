@@ -70,7 +70,7 @@ def open_page(browser: Browser, server: RunningServer, width: str) -> tuple[Page
     context = browser.new_context(
         base_url=server.base_url, viewport={"width": w, "height": h}, device_scale_factor=1
     )
-    context.set_default_timeout(5000)
+    context.set_default_timeout(20_000)  # a busy machine, not a slow page
     tab = context.new_page()
     problems: list[str] = []
     tab.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)

@@ -58,6 +58,9 @@ class RepoItem(TypedDict, total=False):
     files: int
     storage: int
     defunct: str
+    gate_terms: dict[str, Any]
+    license_page: dict[str, Any]
+    license_terms: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ class RepoState:
     # and `childrenModelCount`, the models naming this one as base, by relation.
     storage: int | None = None
     children: Mapping[str, int] | None = field(default=None, compare=False)
+    # The gate's terms as the card writes them: its `extra_gated_*` fields (the prompt,
+    # heading, description, button, the fields asked, the EU exclusion), untouched.
+    gate: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -251,6 +257,27 @@ class Discussion:
     author: str | None = None
 
 
+@dataclass(frozen=True)
+class LicensePage:
+    """What a poll read of the page a repo's card names as its license (`license_link`).
+
+    `url` is what was read (None when the link is nothing the tracker can follow); `text`
+    its main text, None when the server said it had not changed (`not_modified`) or it
+    could not be read (`error`; `permanent` when reading again is useless until the link
+    or the repo's head changes: a gated repo's file, a missing one). `sha` is the repo's
+    head commit when it was read."""
+
+    link: str
+    url: str | None
+    checked_at: datetime
+    text: PageText | None = None
+    not_modified: bool = False
+    validators: Validators = field(default_factory=Validators)
+    sha: str | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
 @dataclass
 class HubSnapshot:
     """What one poll saw of a Hub source.
@@ -270,6 +297,10 @@ class HubSnapshot:
     derivatives: dict[str, Derivatives] = field(default_factory=dict)
     # Discussions that webhooks announced, by repo key.
     discussions: dict[str, list[Discussion]] = field(default_factory=dict)
+    # The license pages read this poll (a bounded few), by repo key.
+    license_pages: dict[str, LicensePage] = field(default_factory=dict)
+    # When the poll looked: the time a first reading of a repo's terms is recorded at.
+    observed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

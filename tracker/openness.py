@@ -149,8 +149,40 @@ class Openness:
 # restricted (tracker.detect.clauses.CLAUSES).
 NON_COMMERCIAL_CLAUSES = frozenset({"non_commercial", "research_only"})
 # Where a repo's stored state keeps the reading of its license text: `Terms.summary()` of
-# tracker.detect.terms, {"clauses": [...], "open_license": "mit" | None}.
+# tracker.detect.terms, {"clauses": [...], "open_license": "mit" | None}; `merged_terms`
+# builds it from the texts read (`parts`, kept beside it so a part can be put back).
 TERMS_KEY = "license_terms"
+# The texts a Hub repo's terms are read from: the page its card's `license_link` names,
+# and its gate's prompt (with the statements a requester ticks).
+LICENSE_PART, GATE_PART = "license_link", "gate_prompt"
+# Clauses of a gate that speak of access, not of use: access has its own axis (a manual
+# gate is `gated-manual`), so they do not move the license class.
+ACCESS_CLAUSES = frozenset({"approval_required"})
+
+
+def merged_terms(
+    parts: Mapping[str, Mapping[str, Any]], *, gated: bool = True
+) -> dict[str, Any] | None:
+    """What the openness classes read of a repo's texts: the clauses of all of them (a repo
+    is as restricted as the strictest text it binds users to; its gate's only while it is
+    `gated`, since the Hub shows no prompt otherwise), and the open license whose own text
+    the license page is; None when no text was read. Every part is kept, counted or not,
+    so the openness report can put a gate back."""
+    if not parts:
+        return None
+    clauses: list[str] = []
+    for name, part in parts.items():
+        if name == GATE_PART and not gated:
+            continue
+        for clause in part.get("clauses") or []:
+            if clause not in clauses and not (name == GATE_PART and clause in ACCESS_CLAUSES):
+                clauses.append(str(clause))
+    page = parts.get(LICENSE_PART) or {}
+    return {
+        "clauses": clauses,
+        "open_license": page.get("open_license") or None,
+        "parts": {name: dict(part) for name, part in parts.items()},
+    }
 
 
 def license_class(

@@ -1,8 +1,13 @@
-"""The openness report: per Hub author, today's mix of repos by openness and how it moved.
+"""Reports over the stored states and the event log.
 
+The openness report: per Hub author, today's mix of repos by openness and how it moved.
 Today's mix comes from the stored repo states. The past is computed from the event log by
 walking it backwards from today: each event undone (a publication removed, a gate
-reopened, a license put back) gives the state just before it.
+reopened, a license or its clauses put back) gives the state just before it.
+
+The lineage report: what the graph knows above and below a model. The terms report: the
+clauses a repo's license page and gate (or a watched page) carry now, each with the
+sentence that shows it and when it appeared.
 """
 
 from __future__ import annotations
@@ -13,16 +18,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from tracker.models import Event, Item, Source
-from tracker.openness import ACCESS_LEVELS, LICENSE_CLASSES, Openness, classify, direction
+from tracker.openness import (
+    ACCESS_LEVELS,
+    GATE_PART,
+    LICENSE_CLASSES,
+    LICENSE_PART,
+    TERMS_KEY,
+    Openness,
+    classify,
+    direction,
+    merged_terms,
+)
 
 HUB_EVENT_KINDS = (
     "model.published", "dataset.published", "space.published", "access.gated",
     "access.gate_changed", "access.ungated", "license.changed", "repo.withdrawn",
-    "repo.restored", "repo.renamed",
+    "repo.restored", "repo.renamed", "access.terms_changed", "license.terms_changed",
 )  # fmt: skip
+TERMS_KINDS = ("access.terms_changed", "license.terms_changed")
 
 
 def ever_seen(state: Mapping[str, Any]) -> bool:
@@ -131,8 +148,11 @@ def _undo(states: dict[str, dict[str, Any]], event: Event) -> None:
         state["status"] = "available"
     elif event.kind == "repo.restored":
         state["status"] = "withdrawn"
+    elif event.kind in TERMS_KINDS:
+        _undo_terms(state, event)
     elif event.kind.startswith("access."):
         state["gated"] = (event.before or {}).get("gated", False)
+        _merge_terms(state)  # a gate's clauses count while the repo is gated
     elif event.kind == "license.changed":
         for name in ("license", "license_name", "license_link"):
             state[name] = (event.before or {}).get(name)
@@ -143,9 +163,40 @@ def _undo(states: dict[str, dict[str, Any]], event: Event) -> None:
             states[f"{event.data.get('repo_type', 'model')}:{old_id}"] = state | {"id": old_id}
 
 
+def _undo_terms(state: dict[str, Any], event: Event) -> None:
+    """Put back the clauses a terms event changed: the text it read (`data.terms_of`; an
+    `access.terms_changed` is the gate's) had `before["clauses"]`."""
+    part = GATE_PART if event.kind == "access.terms_changed" else event.data.get("terms_of")
+    clauses = (event.before or {}).get("clauses")
+    terms = state.get(TERMS_KEY)
+    if not isinstance(part, str) or not isinstance(clauses, list):
+        return
+    parts = dict((terms or {}).get("parts") or {}) if isinstance(terms, Mapping) else {}
+    parts[part] = dict(parts.get(part) or {}) | {"clauses": list(clauses)}
+    if "open_license" in (event.before or {}):
+        parts[part]["open_license"] = (event.before or {}).get("open_license")
+    _merge_terms(state, parts)
+
+
+def _merge_terms(state: dict[str, Any], parts: Mapping[str, Any] | None = None) -> None:
+    """`state[TERMS_KEY]` again from its parts (or `parts`), as the repo is gated or not."""
+    if parts is None:
+        terms = state.get(TERMS_KEY)
+        if not isinstance(terms, Mapping) or not isinstance(terms.get("parts"), Mapping):
+            return
+        parts = terms["parts"]
+    ordered = {name: parts[name] for name in (LICENSE_PART, GATE_PART) if name in parts}
+    merged = merged_terms(ordered, gated=bool(state.get("gated")))
+    if merged is not None:
+        state[TERMS_KEY] = merged
+
+
 def _moves(events: list[Event]) -> dict[str, int]:
-    """How the window went: repos getting harder or easier to use, published, withdrawn."""
+    """How the window went: repos getting harder or easier to use, published, withdrawn.
+    One poll's events of one repo move it once (a stricter gate prompt is an
+    `access.terms_changed` and a `license.terms_changed`)."""
     moves = Counter({"closing": 0, "opening": 0, "published": 0, "withdrawn": 0, "restored": 0})
+    moved: set[tuple[str, datetime]] = set()
     for event in events:
         openness = event.data.get("openness") or {}
         before, after = openness.get("before"), openness.get("after")
@@ -153,7 +204,8 @@ def _moves(events: list[Event]) -> dict[str, int]:
             moves["published"] += 1
         elif before and after:
             way = direction(Openness(**before), Openness(**after))
-            if way != "same":
+            if way != "same" and (event.subject, event.detected_at) not in moved:
+                moved.add((event.subject, event.detected_at))
                 moves[way] += 1
         if event.kind == "repo.withdrawn":
             moves["withdrawn"] += 1
@@ -247,3 +299,265 @@ def _looser_licenses(report: dict[str, Any]) -> list[dict[str, Any]]:
     down(report)
     up(report)
     return found
+
+
+# ---------------------------------------------------------------------------- terms report
+
+
+def terms_report(session: Session, target: str) -> dict[str, Any]:
+    """`tracker report terms`: the clauses a Hub repo's license page and gate carry now
+    (`OWNER/REPO`), or a watched page's, or a license page some repos name (a URL); each
+    with its evidence sentence and when it appeared. UserError for what is not watched."""
+    from tracker.errors import UserError
+
+    text = target.strip()
+    if text.lower().startswith(("http://", "https://")):
+        return _page_terms(session, text)
+    from tracker.sources.hub import parse_target
+
+    parsed = parse_target(text, None)
+    if not parsed.repo_id:
+        raise UserError(f"expected OWNER/REPO or a page's URL, not {target!r}")
+    return _repo_terms(session, parsed.repo_id)
+
+
+def _repo_terms(session: Session, repo_id: str) -> dict[str, Any]:
+    from tracker.errors import UserError
+
+    hub_sources = [s.id for s in session.exec(select(Source).where(Source.kind == "hub"))]
+    found = [
+        item
+        for item in session.exec(
+            select(Item)
+            .where(col(Item.source_id).in_(hub_sources), col(Item.key).ilike(f"%:{repo_id}"))
+            .order_by(col(Item.changed_at).desc())
+        )
+        if str(item.data.get("id", "")).lower() == repo_id.lower() and ever_seen(item.data)
+    ]
+    if not found:
+        raise UserError(
+            f"no watched Hub repo {repo_id}: watch it with `tracker sources add hub {repo_id}`"
+        )
+    item = sorted(found, key=lambda i: (i.key.split(":", 1)[0] != "model", -_stamp(i)))[0]
+    state = item.data
+    events = _terms_events(session, str(state["id"]), item.source_id)
+    texts: list[dict[str, Any]] = []
+    page = state.get("license_page")
+    if isinstance(page, Mapping):
+        texts.append(_license_text(page, events, item))
+    gate = state.get("gate_terms")
+    if isinstance(gate, Mapping):
+        texts.append(_gate_text(gate, events, item, gated=state.get("gated")))
+    return {
+        "target": repo_id,
+        "kind": "repo",
+        "subject": state["id"],
+        "repo_type": state.get("type", item.key.split(":", 1)[0]),
+        "source_id": item.source_id,
+        "license": {
+            "id": state.get("license"),
+            "name": state.get("license_name"),
+            "link": state.get("license_link"),
+        },
+        "gated": state.get("gated", False),
+        "openness": classify(state).as_dict(),
+        "clauses": _union(texts),
+        "texts": texts,
+    }
+
+
+def _page_terms(session: Session, url: str) -> dict[str, Any]:
+    """A watched page's clauses, else those of a license page that watched repos name."""
+    from tracker.errors import UserError
+
+    wanted = _comparable_url(url)
+    for source in session.exec(select(Source).where(Source.kind == "page")):
+        if _comparable_url(source.target) != wanted or source.links:
+            continue
+        item = session.exec(
+            select(Item).where(Item.source_id == source.id, Item.key == "text")
+        ).first()
+        if item is None or not isinstance(item.data.get("terms"), Mapping):
+            raise UserError(f"{source.target} is watched but its text was not read yet: poll it")
+        events = _terms_events(session, source.target, source.id)
+        terms = item.data["terms"]
+        text = {
+            "text": "page",
+            "url": source.target,
+            "name": source.name,
+            "read_at": _iso(item.changed_at),
+            "open_license": terms.get("open_license"),
+            "clauses": _clauses(terms, events, None, fallback=_iso(item.first_seen_at)),
+        }
+        return {
+            "target": url,
+            "kind": "page",
+            "subject": source.target,
+            "source_id": source.id,
+            "clauses": _union([text]),
+            "texts": [text],
+        }
+    hub_sources = [s.id for s in session.exec(select(Source).where(Source.kind == "hub"))]
+    naming = []
+    for item in session.exec(select(Item).where(col(Item.source_id).in_(hub_sources))):
+        page = item.data.get("license_page")
+        if isinstance(page, Mapping) and _comparable_url(str(page.get("url") or "")) == wanted:
+            naming.append(item)
+    if not naming:
+        raise UserError(
+            f"no watched page or license page {url}: watch it with `tracker sources add page URL`"
+        )
+    naming.sort(key=lambda i: -_stamp(i))
+    first = naming[0]
+    events = _terms_events(session, str(first.data["id"]), first.source_id)
+    text = _license_text(first.data["license_page"], events, first)
+    return {
+        "target": url,
+        "kind": "license_page",
+        "subject": text["url"],
+        "repos": sorted({str(i.data["id"]) for i in naming}, key=str.lower),
+        "clauses": _union([text]),
+        "texts": [text],
+    }
+
+
+def _license_text(page: Mapping[str, Any], events: list[Event], item: Item) -> dict[str, Any]:
+    terms = page.get("terms") if isinstance(page.get("terms"), Mapping) else {}
+    fallback = page.get("recorded_at") or _iso(item.first_seen_at)
+    return {
+        "text": LICENSE_PART,
+        "link": page.get("link"),
+        "url": page.get("url"),
+        "read_at": page.get("checked_at"),
+        "error": page.get("error"),
+        "open_license": (terms or {}).get("open_license"),
+        "clauses": _clauses(terms or {}, events, LICENSE_PART, fallback=fallback),
+    }
+
+
+def _gate_text(
+    gate: Mapping[str, Any], events: list[Event], item: Item, *, gated: Any
+) -> dict[str, Any]:
+    fallback = gate.get("recorded_at") or _iso(item.first_seen_at)
+    prompt = gate.get("prompt") or {}
+    access = [e for e in events if e.kind == "access.terms_changed"]
+    fields = []
+    for raw in gate.get("fields") or []:
+        key = " ".join(str(raw.get("name", "")).split()).casefold()
+        event = _last(
+            access,
+            lambda e, key=key: any(
+                " ".join(str(f.get("name", "")).split()).casefold() == key
+                for f in e.data.get("fields_added") or []
+            ),
+        )
+        fields.append(dict(raw) | _since(event, fallback))
+    eu = bool(gate.get("eu_disallowed"))
+    eu_event = _last(
+        access,
+        lambda e: (
+            (e.data.get("eu_disallowed") or {}).get("after") is True
+            and (e.data.get("eu_disallowed") or {}).get("before") is False
+        ),
+    )
+    return {
+        "text": GATE_PART,
+        "gated": gated,
+        "heading": prompt.get("heading"),
+        "button": prompt.get("button_content"),
+        "eu_disallowed": eu,
+        "eu_since": _since(eu_event, fallback) if eu else None,
+        "fields": fields,
+        "clauses": _clauses(gate.get("terms") or {}, events, GATE_PART, fallback=fallback),
+    }
+
+
+def _clauses(
+    terms: Mapping[str, Any], events: list[Event], part: str | None, *, fallback: str | None
+) -> list[dict[str, Any]]:
+    """Each clause of a reading with its words, evidence and since when it is there: the
+    last event that added it to this text, else the first reading of the text."""
+    from tracker.detect.clauses import describe
+
+    evidence = terms.get("evidence") or {}
+    # A gate's changes are its own events (`access.terms_changed`); a license page's or a
+    # watched page's, `license.terms_changed`.
+    if part == GATE_PART:
+        mine = [e for e in events if e.kind == "access.terms_changed"]
+    else:
+        mine = [
+            e
+            for e in events
+            if e.kind == "license.terms_changed"
+            and (part is None or e.data.get("terms_of") == part)
+        ]
+    found = []
+    for clause in terms.get("clauses") or []:
+        event = _last(mine, lambda e, c=clause: c in (e.data.get("clauses_added") or []))
+        found.append(
+            {
+                "clause": clause,
+                "words": describe(clause, evidence.get(clause)),
+                "evidence": evidence.get(clause),
+            }
+            | _since(event, fallback)
+        )
+    return found
+
+
+def _since(event: Event | None, fallback: str | None) -> dict[str, Any]:
+    if event is not None:
+        return {"since": _iso(event.detected_at), "event_id": event.id}
+    return {"since": fallback, "event_id": None}
+
+
+def _last(events: list[Event], wanted: Any) -> Event | None:
+    return next((e for e in reversed(events) if wanted(e)), None)
+
+
+def _union(texts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every clause of the texts once, in the vocabulary's order, with the texts that carry
+    it; the evidence and since of the first text that does."""
+    from tracker.detect.clauses import CLAUSES
+
+    found: dict[str, dict[str, Any]] = {}
+    for text in texts:
+        for clause in text["clauses"]:
+            entry = found.setdefault(clause["clause"], dict(clause) | {"in": []})
+            entry["in"].append(text["text"])
+    return [found[c] for c in CLAUSES if c in found]
+
+
+def _terms_events(session: Session, subject: str, source_id: int | None) -> list[Event]:
+    """The terms events of a subject at a source, oldest first."""
+    return list(
+        session.exec(
+            select(Event)
+            .where(
+                Event.source_id == source_id,
+                col(Event.kind).in_(TERMS_KINDS),
+                sa.func.lower(Event.subject) == subject.lower(),
+            )
+            .order_by(col(Event.id))
+        )
+    )
+
+
+def _comparable_url(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return url.strip()
+    return urlunsplit((parts.scheme.lower(), host + port, parts.path or "/", parts.query, ""))
+
+
+def _stamp(item: Item) -> float:
+    return item.changed_at.timestamp() if item.changed_at else 0.0
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -727,8 +727,9 @@ def alerts_expected(store: Store, paths: dict[int, str]) -> set[tuple[str, int]]
 
 
 def subscribe(db: Database, sink: Sink, path: str) -> int:
-    """A subscription to every event at json://…/path of the sink (stored as `tracker
-    subscriptions add` does, without starting a process for it); its id."""
+    """A subscription to posts and source lifecycle events (baselines included, which a
+    catch-all subscription does not get) at json://…/path of the sink, stored as `tracker
+    subscriptions add` does, without starting a process for it; its id."""
     from tracker.alerts.subscriptions import SubscriptionSpec
     from tracker.alerts.subscriptions import add as add_subscription
 
@@ -736,7 +737,8 @@ def subscribe(db: Database, sink: Sink, path: str) -> int:
     # turns warnings into errors.
     with warnings.catch_warnings(), db.session() as session:
         warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
-        subscription = add_subscription(session, SubscriptionSpec(sink.url(path)), db.settings)
+        spec = SubscriptionSpec(sink.url(path), kinds=["post.*", "source.*"])
+        subscription = add_subscription(session, spec, db.settings)
         return int(subscription.id or 0)
 
 

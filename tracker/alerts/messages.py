@@ -92,7 +92,48 @@ def _value(value: Any) -> str:
         return "none"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, list | tuple):
+        # Clause ids, or a gate's fields by name: "user_cap, attribution"; "none" for [].
+        shown = [str(v.get("name", v)) if isinstance(v, Mapping) else _value(v) for v in value]
+        return ", ".join(shown) if shown else "none"
     return str(value)
+
+
+TERMS_KINDS = ("access.terms_changed", "license.terms_changed")
+
+
+def terms_lines(data: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """A terms event's changes in words, each clause with the sentence that shows it:
+    ("now requires a separate license above 700 million monthly active users", "If ...");
+    then what else the gate changed (fields asked, the EU exclusion, the prompt)."""
+    from tracker.detect.clauses import describe
+
+    raw = data.get("evidence")
+    evidence: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    lines: list[tuple[str, str | None]] = []
+    for verb, clauses, side in (
+        ("now", data.get("clauses_added"), "added"),
+        ("no longer", data.get("clauses_removed"), "removed"),
+    ):
+        raw_quotes = evidence.get(side)
+        quotes: Mapping[str, Any] = raw_quotes if isinstance(raw_quotes, Mapping) else {}
+        for clause in clauses if isinstance(clauses, list | tuple) else []:
+            quote = quotes.get(clause)
+            quote = quote if isinstance(quote, str) and quote else None
+            lines.append((f"{verb} {describe(str(clause), quote)}", quote))
+    said = {line for line, _ in lines}
+    changes = data.get("changes")
+    for phrase in changes if isinstance(changes, list | tuple) else []:
+        if isinstance(phrase, str) and phrase not in said:
+            lines.append((phrase, None))
+    return lines
+
+
+def _lines(event: Event) -> list[tuple[str, str | None]]:
+    """What changed, line by line, each with the sentence that shows it (if any)."""
+    if event.kind in TERMS_KINDS:
+        return terms_lines(event.data)
+    return [(line, None) for line in _details(event)]
 
 
 def _details(event: Event) -> list[str]:
@@ -107,6 +148,9 @@ def _details(event: Event) -> list[str]:
 
 
 def _view(event: Event, sources: Mapping[int, str], public_url: str) -> dict[str, Any]:
+    lines = _lines(event)
+    # A terms event's summary says what its lines say, clause by clause.
+    summary = "" if event.kind in TERMS_KINDS else str(event.data.get("summary") or "")
     return {
         "id": event.id,
         "kind": event.kind,
@@ -114,8 +158,13 @@ def _view(event: Event, sources: Mapping[int, str], public_url: str) -> dict[str
         "title": neutralise(event.title),
         "subject": neutralise(event.subject),
         "url": safe_url(event.url),
-        "changes": [neutralise(line) for line in _details(event)],
-        "summary": neutralise(event.data.get("summary") or ""),
+        "changes": [neutralise(line) for line, _ in lines],
+        # The event's own message shows each change with the sentence that shows it.
+        "details": [
+            {"line": neutralise(line), "quote": neutralise(quote) if quote else None}
+            for line, quote in lines
+        ],
+        "summary": neutralise(summary),
         "source": neutralise(sources.get(event.source_id or 0, f"source {event.source_id}")),
         "event_link": f"{public_url.rstrip('/')}/events/{event.id}",
         "detected_at": event.detected_at.strftime("%Y-%m-%d %H:%M UTC"),

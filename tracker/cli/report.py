@@ -1,5 +1,6 @@
 """`tracker report openness`: how open each watched Hub author is, and how that moved;
-`tracker report lineage`: what is built on a model, and what it is built on."""
+`tracker report lineage`: what is built on a model, and what it is built on;
+`tracker report terms`: the clauses a repo's license and gate, or a page, carry now."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tracker.cli.output import console, print_json
 from tracker.durations import parse_since
 from tracker.errors import UserError
 from tracker.overview import why_no_report
-from tracker.report import Mix, as_json, lineage_report, openness_report
+from tracker.report import Mix, as_json, lineage_report, openness_report, terms_report
 
 app = typer.Typer(help="Reports computed from the event log.", no_args_is_help=True)
 
@@ -145,3 +146,79 @@ def _print_tree(entries: list[dict], key: str, *, depth: int) -> None:
             f"{' ' * depth}{relation:<10} {escape(entry['id'])}  {_describe(entry)}{flag}"
         )
         _print_tree(entry.get(key, []), key, depth=depth + 2)
+
+
+@app.command("terms")
+def terms(
+    ctx: typer.Context,
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="OWNER/REPO|URL", help="A watched Hub repo, or a watched page's URL."
+        ),
+    ],
+    as_json_flag: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """The clauses a repo's license page and gate (or a watched page) carry now, each with
+    the sentence that shows it and when it appeared; the fields the gate asks for."""
+    state = app_context(ctx)
+    with state.db.read() as session:
+        report = terms_report(session, target)
+    if as_json_flag:
+        print_json(report)
+        return
+    if report["kind"] == "repo":
+        openness = report["openness"]
+        license_id = report["license"]["id"] or "no license"
+        console.print(
+            f"[bold]{escape(report['subject'])}[/]  {escape(str(license_id))}: "
+            f"{openness['license']}, {openness['access']}"
+        )
+    else:
+        console.print(f"[bold]{escape(report['subject'])}[/]")
+        if report.get("repos"):
+            console.print(f"  the license page of {escape(', '.join(report['repos']))}")
+    if not report["texts"]:
+        console.print("  no license page, gate or policy text read")
+    for text in report["texts"]:
+        _print_text(text)
+
+
+_TEXT_NAMES = {"license_link": "license", "gate_prompt": "gate", "page": "page"}
+
+
+def _print_text(text: dict) -> None:
+    name = _TEXT_NAMES.get(text["text"], text["text"])
+    if text["text"] == "gate_prompt":
+        eu = "; refuses requesters in the EU" if text["eu_disallowed"] else ""
+        since = _since(text["eu_since"]) if text["eu_disallowed"] else ""
+        console.print(f"  {name:<8} {escape(str(text['gated'] or 'not gated'))}{eu}{since}")
+        if text.get("heading"):
+            console.print(f"           “{escape(text['heading'])}”")
+    else:
+        where = text.get("url") or text.get("link") or ""
+        read = f" (read {str(text['read_at'])[:10]})" if text.get("read_at") else ""
+        console.print(f"  {name:<8} {escape(where)}{read}")
+        if text.get("error"):
+            console.print(f"           [yellow]not read[/]: {escape(text['error'])}")
+        if text.get("open_license"):
+            console.print(f"           the text of {escape(text['open_license'])}")
+    if not text["clauses"] and not text.get("error"):
+        console.print("           no clauses")
+    for clause in text["clauses"]:
+        console.print(f"    {clause['clause']:<20} {escape(clause['words'])}{_since(clause)}")
+        if clause.get("evidence"):
+            console.print(f"      “{escape(clause['evidence'])}”")
+    for field in text.get("fields") or []:
+        options = f": {', '.join(field['options'])}" if field.get("options") else ""
+        console.print(
+            f"    field  {escape(field['name'])} ({escape(field['type'])}{escape(options)})"
+            f"{_since(field)}"
+        )
+
+
+def _since(entry: dict | None) -> str:
+    if not entry or not entry.get("since"):
+        return ""
+    how = f", event {entry['event_id']}" if entry.get("event_id") else ", first read"
+    return f"  [dim](since {str(entry['since'])[:10]}{how})[/]"

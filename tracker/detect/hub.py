@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from tracker.detect import Detection, with_data, withheld_event
+from tracker.detect.clauses import Rule as ClauseRule
 from tracker.detect.content import withdrawals
+from tracker.detect.hubterms import repo_terms
 from tracker.disclosure import Rule, find_withheld
 from tracker.events import EventDraft
 from tracker.observations import (
     Discussion,
     Gone,
     HubSnapshot,
+    LicensePage,
     Renamed,
     RepoContents,
     RepoState,
@@ -56,6 +60,7 @@ def detect_repos(
     endpoint: str,
     author: str | None = None,
     disclosure_rules: tuple[Rule, ...] = (),
+    clause_rules: tuple[ClauseRule, ...] | None = None,
 ) -> Detection:
     """Events and new states for one poll; `author` is set for sources watching an author."""
     detection = Detection()
@@ -63,6 +68,9 @@ def detect_repos(
     rules.readmes = snapshot.readmes
     rules.contents = snapshot.contents
     rules.disclosure_rules = disclosure_rules
+    rules.clause_rules = clause_rules
+    rules.license_pages = snapshot.license_pages
+    rules.observed_at = snapshot.observed_at
     rename_targets = {
         outcome.new.key for outcome in snapshot.checked.values() if isinstance(outcome, Renamed)
     }
@@ -156,13 +164,18 @@ class _Rules:
         self.readmes: Mapping[str, str] = {}
         self.contents: Mapping[str, RepoContents] = {}
         self.disclosure_rules: tuple[Rule, ...] = ()
+        self.clause_rules: tuple[ClauseRule, ...] | None = None
+        self.license_pages: Mapping[str, LicensePage] = {}
+        self.observed_at: datetime | None = None
 
     def seen(self, key: str, repo: RepoState) -> None:
         """The repo is publicly visible."""
         before = self.previous.get(key)
         if before is None or before.get("status") == UNSEEN:
             rev = before.get("rev", 0) + 1 if before is not None else 0
-            self._write(key, repo.state() | _known(repo) | {"status": AVAILABLE, "rev": rev})
+            terms = self._check_terms(key, None, repo, rev)  # a first reading: no event
+            state = repo.state() | _known(repo) | terms | {"status": AVAILABLE, "rev": rev}
+            self._write(key, state)
             if self.baselined:
                 self._emit(
                     repo,
@@ -273,6 +286,7 @@ class _Rules:
         if withheld:
             after["withheld"] = withheld
         after |= self._check_content(key, before, repo, rev)
+        after |= self._check_terms(key, before, repo, rev)
         if moved or {k: v for k, v in before.items() if k not in ("rev", "reason")} != after:
             self._write(key, after | {"rev": rev + 1})
 
@@ -305,6 +319,23 @@ class _Rules:
             )
         carried = {k: before[k] for k in CONTENT_KEYS if k in before} | state
         return {k: v for k, v in carried.items() if v is not None}
+
+    def _check_terms(
+        self, key: str, before: Mapping[str, Any] | None, repo: RepoState, rev: int
+    ) -> dict[str, Any]:
+        """The terms of its gate and license page to store (`tracker.detect.hubterms`),
+        and the events of what changed in them since `before`."""
+        found = repo_terms(
+            before,
+            repo,
+            self.license_pages.get(key),
+            url=repo_url(self.endpoint, repo.type, repo.id),
+            rev=rev,
+            rules=self.clause_rules,
+            observed_at=self.observed_at,
+        )
+        self.detection.events.extend(found.events)
+        return found.state
 
     def discussed(self, key: str, discussions: list[Discussion]) -> None:
         """`repo.reported` for each discussion opened by "Report this repository"."""

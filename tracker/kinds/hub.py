@@ -1,6 +1,7 @@
 """Hugging Face Hub authors and repos: listings (and info calls to confirm what vanished);
 releases, gating, licenses, withdrawals, renames, hollowed-out repos and withheld details in
-model cards; and the lineage graph, which says who is exposed when a base model closes up."""
+model cards; the terms of gates and of the pages cards name as their license; and the
+lineage graph, which says who is exposed when a base model closes up."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tracker import lineage
-from tracker.detect import Detection
+from tracker.detect import Detection, clauses
 from tracker.detect.hub import detect_repos
 from tracker.detect.lineage import closing_bases
 from tracker.kinds.base import DetectContext, ItemStates, SourceKind
 from tracker.observations import HubSnapshot, Observation
-from tracker.sources import hub
+from tracker.sources import hub, licensepages
 
 if TYPE_CHECKING:
     from tracker.clients import Clients
@@ -31,6 +32,7 @@ def fetch(source: Source, clients: Clients, items: ItemStates) -> Observation:
         baselined=baselined,
         rules=(),  # the withheld-details rules play no part in closing up
         hf_endpoint=clients.settings.hf_endpoint,
+        clause_rules=clauses.rules_for(clients.settings.home),  # stricter terms close up
     )
 
     def closed_up(snapshot: HubSnapshot) -> Sequence[str]:
@@ -42,12 +44,23 @@ def fetch(source: Source, clients: Clients, items: ItemStates) -> Observation:
         observation = Observation(unchanged=False, hub=snapshot)
         return closing_bases(detect(items, observation, context).events)
 
+    def license_pages(snapshot: HubSnapshot) -> int:
+        return licensepages.read(
+            snapshot,
+            items,
+            hub=clients.hub,
+            fetcher=lambda: clients.http,
+            pdf_reader=clients.read_pdf,
+            endpoint=clients.settings.hf_endpoint,
+        )
+
     return hub.fetch(
         target,
         clients.hub,
         items,
         focus=(source.poll_focus or []) if baselined else [],
         closed_up=closed_up,
+        license_pages=license_pages,
     )
 
 
@@ -61,6 +74,7 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
         endpoint=context.hf_endpoint,
         author=None if target.name else target.owner,
         disclosure_rules=context.rules,
+        clause_rules=context.clause_rules,
     )
 
 

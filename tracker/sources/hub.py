@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tracker.errors import FetchError, RateLimitedError, UserError
@@ -135,6 +136,7 @@ def fetch(
     *,
     focus: Sequence[Mapping[str, Any]] = (),
     closed_up: Callable[[HubSnapshot], Sequence[str]] | None = None,
+    license_pages: Callable[[HubSnapshot], int] | None = None,
 ) -> Observation:
     """Observe a Hub source: list an author's repos, or look one repo up.
 
@@ -142,9 +144,11 @@ def fetch(
     discussion): an author source then looks up only those repos, when they are few.
     `closed_up` names the base models that closed up in what was fetched (detection is
     pure, so the kind can ask it before the poll is recorded); what is built on them is
-    counted, a bounded few per poll.
+    counted, a bounded few per poll. `license_pages` reads the license pages the cards
+    name (`tracker.sources.licensepages`), returning the requests made beside the Hub's.
     """
     before = client.requests
+    observed_at = datetime.now(UTC)
     focused = bool(focus) and not target.repo_id and len(focus) <= MAX_FOCUS
     if target.repo_id:
         (repo_type,) = target.types
@@ -180,13 +184,15 @@ def fetch(
             except FetchError:
                 continue  # no conclusion: the repo stays as it was
     snapshot.discussions = _discussions(focus, known)
+    snapshot.observed_at = observed_at
     _read_updated(snapshot, known, client)
+    elsewhere = license_pages(snapshot) if license_pages is not None else 0
     if closed_up is not None:
         _count_derivatives(snapshot, closed_up(snapshot), client)
     return Observation(
         unchanged=False,
         hub=snapshot,
-        requests=client.requests - before,
+        requests=client.requests - before + elsewhere,
         partial=focused,
         answered=tuple(focus),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -31,7 +32,15 @@ from tracker import __version__
 from tracker.config import Settings
 from tracker.errors import FetchError, RateLimitedError
 from tracker.http import MAX_RETRY_AFTER, retry_after
-from tracker.observations import RELATIONS, BaseRef, Derivative, Gone, Renamed, RepoState
+from tracker.observations import (
+    RELATIONS,
+    BaseRef,
+    Derivative,
+    Gone,
+    Renamed,
+    RepoState,
+    Validators,
+)
 
 # The fields detection reads; spaces have no gate. An unknown expand value gets HTTP 400.
 # The tags and the card also carry what a model is built on (`base_model:` tags).
@@ -52,6 +61,8 @@ INFO_CLASS: dict[str, type[ModelInfo | DatasetInfo | SpaceInfo]] = {
     "space": SpaceInfo,
 }
 README_BYTES = 512 * 1024
+# A license file read from a repo (a LICENSE, a LICENSE.pdf) is refused beyond this size.
+FILE_BYTES = 4 * 1024 * 1024
 # Transient listing failures (5xx, timeouts) are retried this many times, quickly.
 LISTING_RETRIES = 2
 DEFAULT_RATE_LIMIT_WAIT = 60.0
@@ -196,6 +207,44 @@ class HubClient:
             return None
         return response.content[:README_BYTES].decode("utf-8", errors="replace")
 
+    def file(
+        self, url: str, *, validators: Validators | None = None, max_bytes: int = FILE_BYTES
+    ) -> HubFile:
+        """A file of a repo (`{endpoint}/.../resolve/{rev}/{path}`), read like a README (in
+        the resolvers bucket, conditionally when `validators` are given) but as the public
+        sees it: without the token. A card names the file, and what is read may end up in
+        the event log; no card may make the tracker read what only the token can.
+        RateLimitedError when the bucket is spent; FetchError when it cannot be read
+        (`permanent` for what stays so until the repo changes: gated, missing, too large)."""
+        if not _same_origin(url, self.endpoint):
+            raise FetchError(f"not a file of the Hub at {self.endpoint}: {url[:200]}")
+        self._check_not_blocked(RESOLVERS)
+        self._count()
+        headers = build_hf_headers(
+            token=False, library_name="release-tracker", library_version=__version__
+        )
+        if validators is not None and validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators is not None and validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        try:
+            with get_session().stream("GET", url, headers=headers, timeout=self.timeout) as r:
+                if r.status_code == 429:
+                    raise self._rate_limited(r.headers, RESOLVERS)
+                found = Validators(r.headers.get("etag"), r.headers.get("last-modified"))
+                if r.status_code == 304:
+                    return HubFile(b"", None, found, not_modified=True)
+                if r.status_code != 200:
+                    raise _file_failure(r.status_code, r.headers)
+                body = bytearray()
+                for chunk in r.iter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise HubFileError(f"larger than {max_bytes:,} bytes", permanent=True)
+                return HubFile(bytes(body), r.headers.get("content-type"), found)
+        except httpx2.HTTPError as exc:
+            raise FetchError(f"Hub unreachable: {_describe(exc)}") from None
+
     def _list(
         self,
         repo_type: str,
@@ -291,6 +340,37 @@ class HubClient:
 
 class _NotAListing(Exception):
     """A listing answer that is not a JSON list of repos."""
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """A file read from the Hub: its bytes (none when `not_modified`), type and validators."""
+
+    body: bytes
+    content_type: str | None
+    validators: Validators
+    not_modified: bool = False
+
+
+class HubFileError(FetchError):
+    """A file that cannot be read; `permanent` when it stays so until the repo changes."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _file_failure(status: int, headers: Mapping[str, str]) -> HubFileError:
+    code = headers.get("x-error-code") or ""
+    if code == "GatedRepo" or (status in (401, 403) and "gated" in code.lower()):
+        # A gated repo's files are refused until its terms are accepted (the card is not).
+        return HubFileError(
+            f"HTTP {status}: the repo is gated, its files are refused", permanent=True
+        )
+    if status in (401, 403, 404):
+        what = {"EntryNotFound": "no such file", "RepoNotFound": "no such repo"}.get(code, code)
+        return HubFileError(f"HTTP {status}{': ' + what if what else ''}", permanent=True)
+    return HubFileError(f"HTTP {status}")
 
 
 def _rows(response: httpx2.Response) -> list[Any]:
@@ -393,7 +473,14 @@ def _repo_state(repo_type: str, info: ModelInfo | DatasetInfo | SpaceInfo) -> Re
         else (),
         storage=_count_or_none(getattr(info, "used_storage", None)),
         children=_children(getattr(info, "children_model_count", None)),
+        gate=_gate_fields(card) or None,
     )
+
+
+def _gate_fields(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The gate as the card writes it: the `extra_gated_*` fields (prompt, heading,
+    description, button, fields asked, EU exclusion), read by detection as they are."""
+    return {str(k): v for k, v in card.items() if str(k).startswith("extra_gated_")}
 
 
 def _same_origin(url: str, endpoint: str) -> bool:
