@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracker import scorecards
 from tracker.detect import Detection
 from tracker.detect.feed import detect_posts
 from tracker.kinds.base import DetectContext, ItemStates, SourceKind
@@ -38,4 +39,6 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
     )
 
 
-KIND = SourceKind("arxiv", 60 * 60, ("paper", "papers"), fetch, detect)
+KIND = SourceKind(
+    "arxiv", 60 * 60, ("paper", "papers"), fetch, detect, scorecards=scorecards.for_posts
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracker import scorecards
 from tracker.detect import Detection
 from tracker.detect.feed import detect_posts
 from tracker.kinds.base import DetectContext, ItemStates, SourceKind
@@ -37,4 +38,6 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
     )
 
 
-KIND = SourceKind("feed", 15 * 60, ("entry", "entries"), fetch, detect)
+KIND = SourceKind(
+    "feed", 15 * 60, ("entry", "entries"), fetch, detect, scorecards=scorecards.for_posts
+)
