@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -678,8 +679,6 @@ def test_a_report_is_compared_with_its_own_previous_version() -> None:
             author="Lab",
             published_at=datetime(2026, 11, day, tzinfo=UTC),
         )
-        from dataclasses import replace
-
         return scorecard(replace(facts, kind="report"), rules)
 
     first, second, third = version(1, "x"), version(2, " ".join(DETAILED)), version(3, "y")

@@ -193,7 +193,7 @@ def disclosure(
         console.print(
             f"[bold]{escape(entry['author'])}[/]: {count} release{'s' if count != 1 else ''}"
         )
-        console.print(f"  [dim]{'date':<10}  {'kind':<6}  score  {heads}  release[/]")
+        console.print(f"  [dim]{'date':<10}  {'kind':<6}  score  {heads} release[/]")
         for release in entry["releases"]:
             when = (release["published_at"] or release["recorded_at"])[:10]
             marks = " ".join(
