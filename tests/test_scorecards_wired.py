@@ -629,9 +629,18 @@ def test_the_report_function_filters_by_author(db: Database, hub: FakeHub, lab: 
         ("Example-8B is out\nWe release the weights under Apache 2.0.", True),
         ("Meet Example-2, a 70B model for long documents.", True),
         ("Example Pro\nIt is available only through our API.", True),
+        ("Introducing Example Small 4", True),
+        ("Sandpiper-2: a hybrid state-space model for Arabic", True),
+        ("Navigate\nNavigate is our first model built for robots.", True),
         ("We are hiring\nJoin the team that builds our tools.", False),
         ("Introducing Loom\nWire demos together and inspect every step.", False),
         ("A year of open reasoning\nWhat we learnt from the community.", False),
+        # A platform for models, a tutorial, a changelog: not releases.
+        ("Introducing Foundry\nA system for enterprises to build their own AI models.", False),
+        ("Kernels\nIt isn't magic: the skill mostly stops the model from guessing.", False),
+        ("v2.1\nFixed the model picker on launch, added an open source license file.", False),
+        # Withholding something that is no disclosure dimension does not make a release.
+        ("Release notes\n" + "Fixed the sidebar. " * 200 + "The weights are not released.", False),
     ],
 )
 def test_which_posts_are_release_posts(text: str, release: bool) -> None:

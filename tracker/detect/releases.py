@@ -41,18 +41,35 @@ from tracker.events import EventDraft
 MODEL, POST, REPORT = "model", "post", "report"
 KINDS = (MODEL, POST, REPORT)
 
-# A release post names what it releases in one sentence: a verb of release and a model
-# ("Introducing Example-2, our open 7B model"; "We release the weights").
-_RELEASE_VERB = re.compile(
-    r"\b(?:introduc(?:e|es|ed|ing)|announc(?:e|es|ed|ing)|releas(?:e|es|ed|ing)|"
-    r"launch(?:es|ed|ing)?|unveil(?:s|ed|ing)?|open[- ]sourc(?:e|es|ed|ing)|"
-    r"(?:now\s+)?available|meet)\b",
+# A release post names what it releases near the top, in a few words: a verb of release
+# next to a model ("Introducing Example-2, our open 7B model"; "We release the weights";
+# "our new model is available on the Hub"). Farther apart, the two are a product post
+# ("introducing a platform to build AI models") or a changelog ("launch ... the model").
+_RELEASE_VERB = (
+    r"(?:introduc(?:e|es|ed|ing)|announc(?:e|es|ed|ing)|releas(?:e|es|ed|ing)|"
+    r"launch(?:es|ed|ing)|unveil(?:s|ed|ing)?|open[- ]sourc(?:es|ed|ing)|available)"
+)
+_MODEL_NOUN = r"(?:models?|weights|checkpoints?|LLMs?|\d+(?:\.\d+)?\s?[BM](?:-parameter)?)"
+_NEAR = r"[^.;:!?]{0,40}?"
+_RELEASE = re.compile(
+    rf"\b{_RELEASE_VERB}\b{_NEAR}\b{_MODEL_NOUN}\b|\b{_MODEL_NOUN}\b{_NEAR}\b{_RELEASE_VERB}\b|"
+    rf"^\W*meet\b{_NEAR}\b{_MODEL_NOUN}\b|"
+    # "..., our first model built for ..."
+    rf"\bour\s+(?:first|new|newest|latest|next|own|most\s+\w+)\b{_NEAR}\bmodels?\b",
     re.IGNORECASE,
 )
-_MODEL_NOUN = re.compile(
-    r"\b(?:models?|weights|checkpoints?|LLMs?|\d+(?:\.\d+)?\s?[BM](?:-parameter)?)\b",
+# Said of what the post is about, in its title or first sentence: "Sandpiper-H1: a hybrid
+# state-space model"; "Introducing Example Small 4" (a launch naming a version).
+_HEADLINE = re.compile(
+    rf"^[^:]{{1,60}}:\s+an?\s{_NEAR}\bmodels?\b|"
+    r"^\W*(?:introducing|announcing|meet)\s+[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3}\s+"
+    r"v?\d+(?:\.\d+)*\b",
     re.IGNORECASE,
 )
+# Text turned from HTML may run on without a full stop: only a sentence's start is read.
+SENTENCE_START = 300
+# Where a post says what it releases: its title and first lines.
+LEDE = 1_500
 MAX_POST_TEXT = 50_000
 
 
@@ -79,16 +96,19 @@ class Scored:
 
 
 def is_release_post(text: str, rules: tuple[Rule, ...]) -> bool:
-    """Whether a post's text (title first) announces a release: one sentence with a verb of
-    release and a model, a sentence releasing weights, or a sentence withholding details
-    (an announcement that keeps the weights or the method back is about a release too)."""
+    """Whether a post's text (title first) announces a release: in its first lines, a verb
+    of release next to a model, a sentence releasing weights, or a sentence withholding a
+    disclosure dimension (an announcement that keeps the weights back is about a release).
+    "Open-source" as an adjective and "launch" as a noun do not count: changelogs and
+    tutorials are full of both."""
     text = text[:MAX_POST_TEXT]
-    for sentence in sentences(text):
-        if _RELEASE_VERB.search(sentence) and _MODEL_NOUN.search(sentence):
+    for n, whole in enumerate(sentences(text[:LEDE])):
+        sentence = whole[:SENTENCE_START]
+        if _RELEASE.search(sentence) or (n < 2 and _HEADLINE.search(sentence)):
             return True
         if any(p.search(sentence) for p in DISCLOSING["weights"]):
             return True
-    return bool(rules) and bool(find_withheld(text, rules))
+    return any(finding.dimensions for finding in find_withheld(text[:LEDE], rules))
 
 
 def score_releases(
