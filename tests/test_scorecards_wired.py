@@ -323,17 +323,25 @@ def test_at_most_twenty_new_models_a_poll_are_read(db: Database, hub: FakeHub, l
     assert len(kept(db)) == 20
 
 
-def test_a_rate_limited_read_keeps_what_was_read(db: Database, hub: FakeHub, lab: int) -> None:
+def test_a_429_stops_the_reading_and_keeps_what_was_read(
+    db: Database, hub: FakeHub, lab: int
+) -> None:
     add_rich(hub)
+    newer = f"{LAB}/Example-9B"
+    hub.add_repo("model", newer, createdAt="2025-04-01T10:00:00.000Z", files=["model.gguf"])
     hub.rate_limit_next(f"/api/models/{RICH}", resource="api")
 
     report = poll(db)
 
     assert report.results[0].ok
-    assert "model.published" in by_kind(new_events(db, report))
-    # The read stopped at the 429: nothing scored, the Base-1 read not tried.
-    assert kept(db) == []
-    assert release_paths(hub) == [f"/api/models/{RICH}"]
+    assert len(by_kind(new_events(db, report))["model.published"]) == 2
+    # Newest first: Example-9B is read and kept; the 429 on Example-7B ends the reading,
+    # so neither it nor the model before them is scored.
+    assert [p for p in release_paths(hub) if p.startswith("/api/")] == [
+        f"/api/models/{newer}",
+        f"/api/models/{RICH}",
+    ]
+    assert [row["subject"] for row in kept(db)] == [newer]
 
 
 def test_the_fake_serves_release_fields_in_the_clients_shapes(hub: FakeHub) -> None:
