@@ -647,6 +647,8 @@ def test_the_report_function_filters_by_author(db: Database, hub: FakeHub, lab: 
         ("Introducing Foundry\nA system for enterprises to build their own AI models.", False),
         ("Kernels\nIt isn't magic: the skill mostly stops the model from guessing.", False),
         ("v2.1\nFixed the model picker on launch, added an open source license file.", False),
+        ("Announcing the winners of 2026\nThe jury picked three teams.", False),
+        ("introducing the lab at 10 am\nA tour of the new building.", False),
         # Withholding something that is no disclosure dimension does not make a release.
         ("Release notes\n" + "Fixed the sidebar. " * 200 + "The weights are not released.", False),
     ],

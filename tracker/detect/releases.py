@@ -39,7 +39,6 @@ from tracker.disclosure import DIMENSIONS, Rule, find_withheld, sentences
 from tracker.events import EventDraft
 
 MODEL, POST, REPORT = "model", "post", "report"
-KINDS = (MODEL, POST, REPORT)
 
 # A release post names what it releases near the top, in a few words: a verb of release
 # next to a model ("Introducing Example-2, our open 7B model"; "We release the weights";
@@ -61,16 +60,15 @@ _RELEASE = re.compile(
 # Said of what the post is about, in its title or first sentence: "Sandpiper-H1: a hybrid
 # state-space model"; "Introducing Example Small 4" (a launch naming a version).
 _HEADLINE = re.compile(
-    rf"^[^:]{{1,60}}:\s+an?\s{_NEAR}\bmodels?\b|"
-    r"^\W*(?:introducing|announcing|meet)\s+[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3}\s+"
-    r"v?\d+(?:\.\d+)*\b",
-    re.IGNORECASE,
+    rf"(?i:^[^:]{{1,60}}:\s+an?\s{_NEAR}\bmodels?\b)|"
+    # A name in capitals and a version number, not a year ("Announcing the winners of 2026").
+    r"^\W*(?i:introducing|announcing|meet)\s+[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3}\s+"
+    r"v?\d{1,3}(?:\.\d+)*\b"
 )
 # Text turned from HTML may run on without a full stop: only a sentence's start is read.
 SENTENCE_START = 300
 # Where a post says what it releases: its title and first lines.
 LEDE = 1_500
-MAX_POST_TEXT = 50_000
 
 
 @dataclass(frozen=True)
@@ -101,14 +99,14 @@ def is_release_post(text: str, rules: tuple[Rule, ...]) -> bool:
     disclosure dimension (an announcement that keeps the weights back is about a release).
     "Open-source" as an adjective and "launch" as a noun do not count: changelogs and
     tutorials are full of both."""
-    text = text[:MAX_POST_TEXT]
-    for n, whole in enumerate(sentences(text[:LEDE])):
+    lede = text[:LEDE]
+    for n, whole in enumerate(sentences(lede)):
         sentence = whole[:SENTENCE_START]
         if _RELEASE.search(sentence) or (n < 2 and _HEADLINE.search(sentence)):
             return True
         if any(p.search(sentence) for p in DISCLOSING["weights"]):
             return True
-    return any(finding.dimensions for finding in find_withheld(text[:LEDE], rules))
+    return any(finding.dimensions for finding in find_withheld(lede, rules))
 
 
 def score_releases(
