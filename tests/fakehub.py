@@ -82,9 +82,11 @@ EXPAND_PROPERTIES: dict[str, frozenset[str]] = {
 }  # fmt: skip
 # Accepted on a repo's own route only: listings answer 400 for them. A public Hub client
 # keeps its expand tables transcribed from the Hub's own 400 messages, with exactly these
-# as "detail only"; huggingface_hub 2.4.0's list_models docstring leaves them out too.
+# as "detail only"; huggingface_hub 2.4.0's list_models docstring leaves them out too
+# (huggingface/huggingface_hub#3182 took `baseModels`, `childrenModelCount` and
+# `usedStorage` out of it, as the Hub's listing routes refuse them).
 DETAIL_ONLY: dict[str, frozenset[str]] = {
-    "model": frozenset({"childrenModelCount", "usedStorage"}),
+    "model": frozenset({"baseModels", "childrenModelCount", "usedStorage"}),
     "dataset": frozenset({"usedStorage"}),
     "space": frozenset({"usedStorage"}),
 }
@@ -348,6 +350,12 @@ class FakeHub:
         Hub infers a relation the card does not give: adapter when the files hold an
         ``adapter_config.json``, quantized with a ``.gguf`` file, merge with a ``merge``
         card tag, else finetune). ``files`` is a shortcut for ``siblings``: file names.
+        ``parameters`` (``{"BF16": 7_241_732_096}``, counts by dtype) becomes
+        ``safetensors``: ``{"parameters": {...}, "total": <their sum>}``, the shape of
+        huggingface_hub's ``SafeTensorsInfo`` and of the recorded info answers (the Hub
+        counts the parameters of the repo's safetensors files; repos without them have no
+        ``safetensors`` key). ``config`` (``{"architectures": [...], "model_type": ...}``),
+        ``model-index`` and ``evalResults`` are served as given.
         """
         kind = normalize_repo_type(repo_type)
         key = (kind, repo_id)
@@ -974,6 +982,9 @@ class FakeHub:
         fields = dict(fields)
         if "files" in fields:
             fields["siblings"] = [{"rfilename": name} for name in fields.pop("files")]
+        if "parameters" in fields:
+            counts = dict(fields.pop("parameters"))
+            fields["safetensors"] = {"parameters": counts, "total": sum(counts.values())}
         card_updates = {
             k: fields.pop(k)
             for k in (

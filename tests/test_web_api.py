@@ -1227,8 +1227,15 @@ def test_webhook_for_a_repo_of_a_watched_author_is_answered_with_one_info_call(
     published = wait_for(lambda: hook_events(db, "model.published"))
     assert [e.subject for e in published] == ["org/four"]
     assert wait_for(lambda: focus_left(db, watched_author) is None)
-    # Not a re-listing of the author: one info call for the repo named.
-    assert [r.path for r in hub.requests] == ["/api/models/org/four"]
+    # Not a re-listing of the author: one info call for the repo named; the repo being a
+    # new model, then what its disclosure scorecard reads (its release facts, its README).
+    sha = hub.repo("model", "org/four")["sha"]
+    assert [r.path for r in hub.requests] == [
+        "/api/models/org/four",
+        "/api/models/org/four",
+        f"/org/four/resolve/{sha}/README.md",
+    ]
+    assert "safetensors" in hub.requests[1].query["expand"]
     with db.read() as session:
         # The source's scheduled poll (the whole listing) stays when it was.
         assert session.get(Source, watched_author).next_poll_at == due

@@ -181,6 +181,32 @@ class Lineage(SQLModel, table=True):
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ReleaseScorecard(SQLModel, table=True):
+    """What one release disclosed, kept to compare the next one with and for the report:
+    a Hub model (`kind` "model"), a release post ("post") or a version of a technical
+    report ("report"), each disclosure dimension `disclosed`, `withheld` or `unknown` with
+    its evidence (`dimensions`: {dimension: {"status", "evidence"}}). `key` makes recording
+    a release twice harmless: a model's card is kept once whichever source saw it."""
+
+    __tablename__ = "scorecard"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    # Not a foreign key: like the event log, an author's releases outlive a source.
+    source_id: int | None = Field(default=None, index=True)
+    author: str = Field(max_length=200, index=True)
+    kind: str = Field(max_length=16)
+    subject: str = Field(max_length=2048)
+    # What tells two cards of one subject apart: a report's revision ("text@3").
+    version: str = Field(default="", max_length=64)
+    title: str | None = Field(default=None, max_length=1000)
+    url: str | None = Field(default=None, max_length=2048)
+    score: int = 0
+    dimensions: dict[str, Any] = _json(dict)
+    published_at: datetime | None = _time()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # --- events ----------------------------------------------------------------------------
 
 

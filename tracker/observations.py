@@ -190,6 +190,13 @@ def repo_key(repo_type: str, repo_id: str) -> str:
     return f"{repo_type}:{repo_id}"
 
 
+def built_on_own(repo: RepoState) -> bool:
+    """Whether a model names a base of its own owner: a lab's quantized, fine-tuned or
+    adapted variant of one of its own models, not a release of its own."""
+    owner = repo.id.partition("/")[0].casefold()
+    return any(base.id.partition("/")[0].casefold() == owner for base in repo.bases)
+
+
 @dataclass(frozen=True)
 class Gone:
     """An info call confirmed the repo is not publicly visible any more."""
@@ -278,6 +285,18 @@ class LicensePage:
     permanent: bool = False
 
 
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """What a model released under a watched author shows of itself, for its disclosure
+    scorecard: the Hub's info answer as JSON (card, config, safetensors parameter count,
+    files, evaluation results) and its README. `earlier`: the author's model before the
+    new ones, read to compare them with, not a release of this poll."""
+
+    info: Mapping[str, Any]
+    readme: str = ""
+    earlier: bool = False
+
+
 @dataclass
 class HubSnapshot:
     """What one poll saw of a Hub source.
@@ -301,6 +320,8 @@ class HubSnapshot:
     license_pages: dict[str, LicensePage] = field(default_factory=dict)
     # When the poll looked: the time a first reading of a repo's terms is recorded at.
     observed_at: datetime | None = None
+    # What new models (and the author's model before them) disclose, by repo key.
+    releases: dict[str, ReleaseInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The poll of one source, top to bottom.
 
     load the source → fetch (I/O) → one transaction: lock the source, load the previous
-    item states, detect (pure), relate (the kind's graph: recorded and looked up), record
-    states, events and source health, enqueue the alert deliveries → the caller hands the
-    new events to its sender
+    item states, detect (pure), relate (the kind's graph: recorded and looked up), score the
+    releases found (disclosure scorecards), record states, events and source health,
+    enqueue the alert deliveries → the caller hands the new events to its sender
 
 Every entry point (`tracker poll`, the scheduler of `tracker run`, the Celery task, and
 the polls the web UI, the API and Hub webhooks ask for) comes through `poll_source`.
@@ -209,9 +209,12 @@ def _record(
         first = source.baselined_at is None and not observation.unchanged
         if not observation.unchanged:
             previous = store.load_item_states(session, source.id)
-            detection = kind.detect(previous, observation, _context(source, settings))
+            context = _context(source, settings)
+            detection = kind.detect(previous, observation, context)
             if kind.relate is not None:
                 exposures = kind.relate(session, source, observation, detection)
+            if kind.scorecards is not None:
+                kind.scorecards(session, source, observation, detection, context)
             store.write_items(session, source.id, detection, previous=previous, now=now)
             drafts += detection.events
             if first:

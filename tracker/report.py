@@ -1,4 +1,5 @@
-"""Reports over the stored states and the event log.
+"""Reports over the stored states and the event log: openness, lineage, terms, and
+the disclosure report (each author's release scorecards over time).
 
 The openness report: per Hub author, today's mix of repos by openness and how it moved.
 Today's mix comes from the stored repo states. The past is computed from the event log by
@@ -557,6 +558,88 @@ def _comparable_url(url: str) -> str:
 
 def _stamp(item: Item) -> float:
     return item.changed_at.timestamp() if item.changed_at else 0.0
+
+
+def disclosure_report(session: Session, *, author: str | None = None) -> dict[str, Any]:
+    """`tracker report disclosure`, and the data of a per-author view: per author (a Hub
+    user or org; for posts and reports, the source's name), the scored releases oldest
+    first, each dimension `disclosed`, `withheld` or `unknown` with its evidence, the
+    score, and the `disclosure.regressed` that release yielded, if any. Plain data, ready
+    for JSON."""
+    from tracker.detect.releases import card_from_row
+    from tracker.disclosure import DIMENSIONS
+    from tracker.models import ReleaseScorecard, table
+
+    cards = table(ReleaseScorecard)
+    statement = sa.select(cards)
+    if author is not None:
+        statement = statement.where(sa.func.lower(cards.c.author) == author.lower())
+    when = sa.func.coalesce(cards.c.published_at, cards.c.created_at)
+    rows = [dict(row) for row in session.execute(statement.order_by(when, cards.c.id)).mappings()]
+    regressions = _regressions(session, {row["subject"] for row in rows})
+    authors: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        card = card_from_row(row)
+        entry = authors.setdefault(
+            row["author"].casefold(), {"author": row["author"], "releases": []}
+        )
+        entry["author"] = row["author"]  # the latest spelling
+        event = regressions.get((row["subject"], row["version"] if row["kind"] == "report" else ""))
+        entry["releases"].append(
+            {
+                "subject": row["subject"],
+                "kind": row["kind"],
+                "title": row["title"],
+                "url": row["url"],
+                "source_id": row["source_id"],
+                "version": row["version"] or None,
+                "published_at": _iso(row["published_at"]),
+                "recorded_at": _iso(row["created_at"]),
+                "score": card.score,
+                "of": len(DIMENSIONS),
+                "disclosed": list(card.disclosed),
+                "withheld": list(card.withheld),
+                "unknown": [d.dimension for d in card.dimensions if d.status == "unknown"],
+                "dimensions": {
+                    d.dimension: {"status": d.status, "evidence": d.evidence}
+                    for d in card.dimensions
+                },
+                "regressed": event,
+            }
+        )
+    found = sorted(authors.values(), key=lambda a: a["author"].casefold())
+    for entry in found:
+        scores = [r["score"] for r in entry["releases"]]
+        entry["count"] = len(scores)
+        entry["latest_score"] = scores[-1] if scores else None
+        entry["regressions"] = sum(1 for r in entry["releases"] if r["regressed"])
+    return {"dimensions": list(DIMENSIONS), "authors": found}
+
+
+def _regressions(session: Session, subjects: set[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The latest `disclosure.regressed` of each subject (and report version)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    wanted = sorted(subjects)
+    for start in range(0, len(wanted), 500):
+        events = session.exec(
+            select(Event)
+            .where(
+                Event.kind == "disclosure.regressed",
+                col(Event.subject).in_(wanted[start : start + 500]),
+            )
+            .order_by(col(Event.id))
+        )
+        for event in events:
+            version = str(event.data.get("version") or "")
+            found[(event.subject, version)] = {
+                "event_id": event.id,
+                "previous": event.data.get("previous"),
+                "lost": event.data.get("lost", []),
+                "score_before": event.data.get("score_before"),
+                "score_after": event.data.get("score_after"),
+                "detected_at": event.detected_at.isoformat(),
+            }
+    return found
 
 
 def _iso(moment: datetime | None) -> str | None:

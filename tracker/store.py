@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from tracker.detect import Detection
 from tracker.detect.lifecycle import Health
 from tracker.events import EventDraft, thaw
-from tracker.models import Event, Item, Lineage, Source, table
+from tracker.models import Event, Item, Lineage, ReleaseScorecard, Source, table
 from tracker.observations import Observation
 
 MAX_BACKOFF = timedelta(days=1)
@@ -145,6 +145,40 @@ def write_lineage(
     ]
     for rows_chunk in chunks(fresh):
         session.execute(sa.insert(lineage), list(rows_chunk))
+
+
+def write_scorecards(session: Session, rows: Sequence[Mapping[str, Any]], *, now: datetime) -> None:
+    """Insert scorecard rows (the `scorecard` table's columns), skipping any whose key is
+    already stored: a release recorded twice keeps its first card."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    cards = table(ReleaseScorecard)
+    statement = insert(cards).on_conflict_do_nothing(index_elements=["key"])
+    for chunk in chunks(rows):
+        session.execute(statement, [storable(dict(row)) | {"created_at": now} for row in chunk])
+
+
+def load_scorecards(
+    session: Session,
+    *,
+    kind: str,
+    author: str | None = None,
+    source_id: int | None = None,
+    subject: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """The stored scorecards of one kind, newest first: an author's (any case), a source's,
+    or one subject's."""
+    cards = table(ReleaseScorecard)
+    statement = sa.select(cards).where(cards.c.kind == kind)
+    if author is not None:
+        statement = statement.where(sa.func.lower(cards.c.author) == author.lower())
+    if source_id is not None:
+        statement = statement.where(cards.c.source_id == source_id)
+    if subject is not None:
+        statement = statement.where(cards.c.subject == subject)
+    when = sa.func.coalesce(cards.c.published_at, cards.c.created_at)
+    statement = statement.order_by(when.desc(), cards.c.id.desc()).limit(limit)
+    return [dict(row) for row in session.execute(statement).mappings()]
 
 
 def event_ids(session: Session, keys: Sequence[str]) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """`tracker report openness`: how open each watched Hub author is, and how that moved;
 `tracker report lineage`: what is built on a model, and what it is built on;
-`tracker report terms`: the clauses a repo's license and gate, or a page, carry now."""
+`tracker report terms`: the clauses a repo's license and gate, or a page, carry now;
+`tracker report disclosure`: what each release disclosed, author by author, over time."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ from tracker.cli.output import console, print_json
 from tracker.durations import parse_since
 from tracker.errors import UserError
 from tracker.overview import why_no_report
-from tracker.report import Mix, as_json, lineage_report, openness_report, terms_report
+from tracker.report import (
+    Mix,
+    as_json,
+    disclosure_report,
+    lineage_report,
+    openness_report,
+    terms_report,
+)
 
 app = typer.Typer(help="Reports computed from the event log.", no_args_is_help=True)
 
@@ -222,3 +230,78 @@ def _since(entry: dict | None) -> str:
         return ""
     how = f", event {entry['event_id']}" if entry.get("event_id") else ", first read"
     return f"  [dim](since {str(entry['since'])[:10]}{how})[/]"
+
+
+# Column heads of the disclosure grid, in the contract's order of dimensions.
+_SHORT = {
+    "architecture": "arch",
+    "model_size": "size",
+    "hardware": "hw",
+    "compute": "comp",
+    "data": "data",
+    "training_method": "meth",
+    "weights": "wts",
+    "evaluation": "eval",
+}
+_MARK = {"disclosed": "[green]✓[/]", "withheld": "[red]✗[/]", "unknown": "[dim]·[/]"}
+
+
+@app.command("disclosure")
+def disclosure(
+    ctx: typer.Context,
+    author: Annotated[
+        str | None,
+        typer.Option("--author", help="Only this author (Hub user or org, or source name)."),
+    ] = None,
+    as_json_flag: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """A scorecard per release, author by author over time: each disclosure dimension
+    disclosed, withheld or unknown, the score, and where a release disclosed less."""
+    state = app_context(ctx)
+    with state.db.read() as session:
+        report = disclosure_report(session, author=author)
+    if as_json_flag:
+        print_json(report)
+        return
+    if not report["authors"]:
+        console.print(
+            "No release scored yet"
+            + (f" for {escape(author)}" if author else "")
+            + ": new models of watched Hub authors, release posts and PDF reports are scored"
+            " as they appear."
+        )
+        return
+    heads = " ".join(f"{_SHORT[d]:<4}" for d in report["dimensions"])
+    for entry in report["authors"]:
+        count = entry["count"]
+        console.print(
+            f"[bold]{escape(entry['author'])}[/]: {count} release{'s' if count != 1 else ''}"
+        )
+        console.print(f"  [dim]{'date':<10}  {'kind':<6}  score  {heads} release[/]")
+        for release in entry["releases"]:
+            when = (release["published_at"] or release["recorded_at"])[:10]
+            marks = " ".join(
+                _MARK[release["dimensions"][d]["status"]] + "   " for d in report["dimensions"]
+            )
+            name = release["title"] if release["kind"] != "model" and release["title"] else ""
+            shown = escape(name or release["subject"])
+            console.print(
+                f"  {when:<10}  {release['kind']:<6}  {release['score']}/{release['of']}    "
+                f"{marks} {shown}"
+            )
+            regressed = release["regressed"]
+            if regressed:
+                console.print(
+                    f"      [yellow]discloses less than {escape(str(regressed['previous']))}[/]"
+                    f" ({regressed['score_before']} → {regressed['score_after']}): lost "
+                    + ", ".join(regressed["lost"])
+                )
+            for dim in release["withheld"]:
+                evidence = release["dimensions"][dim]["evidence"]
+                console.print(f"      withheld {dim}: {escape(_short(evidence))}")
+    console.print("  [dim]✓ disclosed  ✗ withheld  · unknown[/]")
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracker import scorecards
 from tracker.detect import Detection
 from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts
 from tracker.observations import Observation
@@ -30,4 +31,6 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
     return posts(previous, observation, context, name=context.name or f"arXiv: {context.target}")
 
 
-KIND = SourceKind("arxiv", 60 * 60, ("paper", "papers"), fetch, detect)
+KIND = SourceKind(
+    "arxiv", 60 * 60, ("paper", "papers"), fetch, detect, scorecards=scorecards.for_posts
+)

@@ -36,13 +36,20 @@ class DetectContext:
     clause_rules: tuple[ClauseRule, ...] | None = None
 
 
+# Keeps the disclosure scorecards of the releases a poll found (tracker.scorecards).
+ScoreStep = Callable[["Session", "Source", Observation, Detection, DetectContext], None]
+
+
 @dataclass(frozen=True)
 class SourceKind:
     """One kind of source. `reads_items`: its fetch needs the stored item states (the Hub
     confirms the repos a listing no longer shows). `relate`, run in the poll's transaction
     after detection: what the kind keeps beside its items (the Hub's lineage graph),
     recorded and looked up; it returns the events that name another event of the poll
-    (`lineage.exposed`), stored once those have their ids."""
+    (`lineage.exposed`), stored once those have their ids. `scorecards`, run in the same
+    transaction after `relate`: the disclosure scorecards of the releases the poll found
+    (new models, release posts, a report's new version), stored, and `disclosure.regressed`
+    added to the detection's events when one discloses less than the release before it."""
 
     name: str
     default_every: int
@@ -51,6 +58,7 @@ class SourceKind:
     detect: Callable[[ItemStates, Observation, DetectContext], Detection]
     reads_items: bool = False
     relate: Callable[[Session, Source, Observation, Detection], list[Exposure]] | None = None
+    scorecards: ScoreStep | None = None
 
 
 def posts(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracker import scorecards
 from tracker.detect import Detection
 from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts
 from tracker.observations import Observation, Validators
@@ -31,4 +32,6 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
     )
 
 
-KIND = SourceKind("feed", 15 * 60, ("entry", "entries"), fetch, detect)
+KIND = SourceKind(
+    "feed", 15 * 60, ("entry", "entries"), fetch, detect, scorecards=scorecards.for_posts
+)

@@ -1,14 +1,15 @@
 """Hugging Face Hub authors and repos: listings (and info calls to confirm what vanished);
 releases, gating, licenses, withdrawals, renames, hollowed-out repos and withheld details in
-model cards; the terms of gates and of the pages cards name as their license; and the
-lineage graph, which says who is exposed when a base model closes up."""
+model cards; the terms of gates and of the pages cards name as their license; the
+lineage graph, which says who is exposed when a base model closes up; and the disclosure
+scorecards of new models."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tracker import lineage
+from tracker import lineage, scorecards
 from tracker.detect import Detection, clauses
 from tracker.detect.hub import detect_repos
 from tracker.detect.lineage import closing_bases
@@ -61,6 +62,7 @@ def fetch(source: Source, clients: Clients, items: ItemStates) -> Observation:
         focus=(source.poll_focus or []) if baselined else [],
         closed_up=closed_up,
         license_pages=license_pages,
+        releases=baselined,
     )
 
 
@@ -79,5 +81,12 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
 
 
 KIND = SourceKind(
-    "hub", 15 * 60, ("repo", "repos"), fetch, detect, reads_items=True, relate=lineage.relate
+    "hub",
+    15 * 60,
+    ("repo", "repos"),
+    fetch,
+    detect,
+    reads_items=True,
+    relate=lineage.relate,
+    scorecards=scorecards.for_hub,
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracker import scorecards
 from tracker.detect import Detection
 from tracker.detect.page import detect_text_change
 from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts
@@ -43,4 +44,4 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
     )
 
 
-KIND = SourceKind("page", 60 * 60, ("item", "items"), fetch, detect)
+KIND = SourceKind("page", 60 * 60, ("item", "items"), fetch, detect, scorecards=scorecards.for_page)

@@ -26,9 +26,11 @@ from tracker.observations import (
     Discussion,
     HubSnapshot,
     Observation,
+    ReleaseInfo,
     Renamed,
     RepoContents,
     RepoState,
+    built_on_own,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +52,10 @@ TOP_DERIVATIVES = 10
 # A base that cannot be asked (it is gone) is counted from listing pages instead: at most
 # this many pages of PAGE_LIMIT rows.
 MAX_DERIVATIVE_PAGES = 3
+# At most this many new models a poll (the newest) get their release facts read for their
+# disclosure scorecards: one info call and one README each; and the author's model before
+# them, to compare with. The rest are not scored.
+MAX_RELEASES = 20
 # A webhook's poll looks up at most this many named repos one by one; more, and the
 # source is listed as usual (a listing page costs no more than an info call).
 MAX_FOCUS = 20
@@ -137,6 +143,7 @@ def fetch(
     focus: Sequence[Mapping[str, Any]] = (),
     closed_up: Callable[[HubSnapshot], Sequence[str]] | None = None,
     license_pages: Callable[[HubSnapshot], int] | None = None,
+    releases: bool = False,
 ) -> Observation:
     """Observe a Hub source: list an author's repos, or look one repo up.
 
@@ -146,6 +153,8 @@ def fetch(
     pure, so the kind can ask it before the poll is recorded); what is built on them is
     counted, a bounded few per poll. `license_pages` reads the license pages the cards
     name (`tracker.sources.licensepages`), returning the requests made beside the Hub's.
+    With `releases` (after the baseline), what new models disclose is read for their
+    scorecards.
     """
     before = client.requests
     observed_at = datetime.now(UTC)
@@ -186,6 +195,8 @@ def fetch(
     snapshot.discussions = _discussions(focus, known)
     snapshot.observed_at = observed_at
     _read_updated(snapshot, known, client)
+    if releases:
+        _read_releases(snapshot, known, client)
     elsewhere = license_pages(snapshot) if license_pages is not None else 0
     if closed_up is not None:
         _count_derivatives(snapshot, closed_up(snapshot), client)
@@ -236,6 +247,52 @@ def _read_updated(
                 files = False
             except FetchError:
                 continue  # looked at next time its head moves
+
+
+def _read_releases(
+    snapshot: HubSnapshot, known: Mapping[str, Mapping[str, Any]], client: HubClient
+) -> None:
+    """The release facts of the new models (the newest MAX_RELEASES): the info answer with
+    what a scorecard reads, and the README; and of the author's model just before them,
+    to compare with. A model built on one of its owner's own models (a quantized or
+    fine-tuned variant) is no release and costs nothing."""
+    renamed = {c.new.key for c in snapshot.checked.values() if isinstance(c, Renamed)}
+    models = [
+        repo
+        for repo in [
+            *snapshot.listed.values(),
+            *(c for c in snapshot.checked.values() if isinstance(c, RepoState)),
+        ]
+        if repo.type == "model" and repo.visible and not built_on_own(repo)
+    ]
+
+    def is_new(repo: RepoState) -> bool:
+        state = known.get(repo.key)
+        return repo.key not in renamed and (state is None or state.get("status") == "unseen")
+
+    def created(repo: RepoState) -> float:
+        return repo.created_at.timestamp() if repo.created_at else 0.0
+
+    new = sorted((r for r in models if is_new(r)), key=created, reverse=True)
+    chosen = [(repo, False) for repo in new[:MAX_RELEASES]]
+    if not chosen:
+        return
+    oldest = created(chosen[-1][0])
+    before = [r for r in models if r.created_at is not None and created(r) < oldest]
+    earlier = max(before, key=created, default=None)
+    if earlier is not None and not is_new(earlier):
+        chosen.append((earlier, True))
+    for repo, is_earlier in chosen:
+        try:
+            info = client.release_info(repo.id)
+            if info is None:
+                continue
+            readme = client.readme(repo.type, repo.id, repo.sha or "main")
+        except RateLimitedError:
+            break  # what was read so far stands; a release without its README is not scored
+        except FetchError:
+            continue
+        snapshot.releases[repo.key] = ReleaseInfo(info, readme or "", earlier=is_earlier)
 
 
 def _contents(repo: RepoState, before: Mapping[str, Any], client: HubClient) -> RepoContents:

@@ -53,6 +53,14 @@ INFO_EXPAND = {
     "dataset": [*EXPAND["dataset"], "usedStorage"],
     "space": [*EXPAND["space"], "usedStorage"],
 }
+# What a new model's disclosure scorecard reads, asked in one info call per new model. The
+# Hub would serve these in listings too (only usedStorage, childrenModelCount and
+# baseModels are refused there), but config and siblings weigh kilobytes per repo, on every
+# listing of every poll, for the few repos that are new.
+RELEASE_EXPAND = [
+    "author", "cardData", "config", "createdAt", "evalResults", "gated", "model-index",
+    "safetensors", "sha", "siblings", "tags",
+]  # fmt: skip
 # A listing page holds at most this many rows; the Hub's own maximum, asked for explicitly.
 PAGE_LIMIT = 1000
 INFO_CLASS: dict[str, type[ModelInfo | DatasetInfo | SpaceInfo]] = {
@@ -151,6 +159,38 @@ class HubClient:
             raise FetchError(f"Hub unreachable: {_describe(exc)}") from None
         names = tuple(s.rfilename for s in (info.siblings or []) if s.rfilename)
         return names, _count_or_none(getattr(info, "used_storage", None))
+
+    def release_info(self, repo_id: str) -> dict[str, Any] | None:
+        """A model's info answer as the Hub sends it (JSON), with the fields its disclosure
+        scorecard reads (RELEASE_EXPAND); None when the model is not visible."""
+        self._check_not_blocked(API)
+        self._count()
+        headers = build_hf_headers(
+            token=self.token, library_name="release-tracker", library_version=__version__
+        )
+        try:
+            # The same request as HfApi.model_info, kept as JSON: the scorecard reads the
+            # Hub's own keys (`cardData`, `model-index`, `evalResults`).
+            response = get_session().get(
+                f"{self.endpoint}/api/models/{repo_id}",
+                params=[("expand", name) for name in RELEASE_EXPAND],
+                headers=headers,
+                timeout=self.timeout,
+            )
+            hf_raise_for_status(response)
+        except (RepositoryNotFoundError, DisabledRepoError):
+            return None
+        except HfHubHTTPError as exc:
+            raise self._http_failure(exc, API) from None
+        except httpx2.HTTPError as exc:
+            raise FetchError(f"Hub unreachable: {_describe(exc)}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise FetchError(f"the Hub's answer for {repo_id} is not JSON") from None
+        if not isinstance(body, dict):
+            raise FetchError(f"the Hub's answer for {repo_id} is not a repo")
+        return body
 
     def _calls(self) -> dict[str, Callable[..., ModelInfo | DatasetInfo | SpaceInfo]]:
         return {
