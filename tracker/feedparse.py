@@ -18,6 +18,7 @@ from typing import Any
 
 import feedparser
 
+from tracker import feedfast
 from tracker.errors import FetchError
 from tracker.observations import MAX_ENTRIES, FeedEntry
 from tracker.text import html_to_text, one_line
@@ -60,7 +61,25 @@ def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFe
     if _looks_like_json(body, content_type):
         return parse_json_feed(body, url=url)
     check_complexity(body)
+    fast = parse_fast(body, url=url, content_type=content_type)
+    if fast is not None:
+        return fast
     return parse_with_feedparser(body, url=url, content_type=content_type)
+
+
+# The fast path's name when it is installed (`tracker.feedfast`), else None.
+FAST_PATH = feedfast.NAME
+
+
+def parse_fast(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed | None:
+    """The fast path's reading of the document, or None where it refuses it."""
+    try:
+        title, ttl, raws = feedfast.read(
+            repair_references(body), url=url, content_type=content_type
+        )
+    except feedfast.Refused:
+        return None
+    return build_feed(title, ttl, raws)
 
 
 def parse_with_feedparser(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
