@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
@@ -438,10 +437,8 @@ def speed(documents: list[Document], contenders: dict[str, Callable], entries: i
     for document in documents:
         for name, call in contenders.items():
             started = time.process_time()
-            try:
+            with contextlib.suppress(Exception):  # refusals and NotAFeedError included
                 call(document.body, document.url, None)
-            except (Refused, NotAFeedError, Exception):
-                pass
             spent[name] += time.process_time() - started
     return {name: spent[name] for name in contenders} | {"entries": entries}
 
@@ -451,36 +448,35 @@ def library_speed(documents: list[Document]) -> dict[str, float]:
     for document in documents:
         for name, call in LIBRARY_CALLS.items():
             started = time.process_time()
-            try:
+            with contextlib.suppress(Exception):
                 call(document.body)
-            except Exception:
-                pass
             spent[name] += time.process_time() - started
     return dict(spent)
 
 
-def memory(folders: list[Path], name: str) -> int | None:
-    """Peak RSS (KiB) of a fresh process that imports the contender and parses every
-    document once: what a parse worker would hold."""
+def memory(folders: list[Path], name: str) -> tuple[int, int] | None:
+    """Peak RSS (KiB) of a fresh process that loads the corpus and parses every document
+    once, and how much of it came after the corpus was loaded (what parsing added)."""
     code = (
-        "import sys, resource; sys.path.insert(0, %r); sys.path.insert(0, %r)\n"
+        f"import sys, resource; sys.path.insert(0, {str(ROOT)!r}); "
+        f"sys.path.insert(0, {str(ROOT / 'bench')!r})\n"
         "import parser_eval as e\n"
         "docs, _ = e.load([__import__('pathlib').Path(p) for p in sys.argv[2:]])\n"
-        "call = {'feedparser': e.read_reference, 'tracker': e.read_tracker,"
+        "call = {'feedparser': e.read_reference, 'tracker': e.read_tracker_whole,"
         " **{k: v[1] for k, v in e.CANDIDATES.items()}}[sys.argv[1]]\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "for d in docs:\n"
         "    try: call(d.body, d.url, None)\n"
         "    except Exception: pass\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base, base)\n"
-    ) % (str(ROOT), str(ROOT / "bench"))
+    )
     out = subprocess.run(
         [sys.executable, "-c", code, name, *map(str, folders)], capture_output=True, text=True
     )
     if out.returncode != 0:
         return None
     grown, base = out.stdout.split()
-    return int(base) + int(grown)
+    return int(base) + int(grown), int(grown)
 
 
 # Report.
@@ -567,6 +563,10 @@ def main() -> None:
     if not args.no_speed:
         _library_calls()
         timed = {"feedparser": read_reference, **contenders}
+        if "tracker" in contenders:
+            # The whole of tracker.feedparse.parse: the fast path, and feedparser for what
+            # it refuses.
+            timed["tracker+fallback"] = read_tracker_whole
         spent = speed(documents, timed, entries)
         library = library_speed(documents)
         print()
@@ -587,10 +587,14 @@ def main() -> None:
         figures["library"] = library
     if not args.no_memory:
         print()
-        print("peak RSS of a fresh process parsing every document once (MiB)")
+        print("peak RSS of a fresh process that loads the corpus, then parses every document")
         for name in ("feedparser", *contenders):
-            peak = memory(folders, name)
-            print(f"  {name:<16}{peak / 1024 if peak else float('nan'):>8.0f}")
+            measured = memory(folders, name)
+            if measured is None:
+                print(f"  {name:<16} failed")
+                continue
+            peak, grown = measured
+            print(f"  {name:<16}{peak / 1024:>6.0f} MiB, {grown / 1024:>5.0f} MiB added by parsing")
     if args.json:
         figures["scores"] = {
             name: {

@@ -4,11 +4,15 @@ shape each file models). The same checks on real recordings are in tests/corpus.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 
-from tracker.feedparse import parse_with_feedparser
+from tracker import feedfast
+from tracker.feedparse import parse_fast, parse_with_feedparser
 from tracker.sources.feed import NotAFeedError, parse
 
 from .conftest import FIXTURES
@@ -322,3 +326,150 @@ def test_json_feed_polled_end_to_end(db, site) -> None:
     assert posts[0].published_at.isoformat() == "2026-11-20T08:30:00+00:00"
     # The Accept header names JSON Feed too.
     assert "application/feed+json" in site.hits_for("/feed.json")[0].headers["Accept"]
+
+
+# The fast path (tracker.feedfast, feedparser-rs) against feedparser, the reference.
+
+
+def detected(feed) -> list[tuple]:
+    """What detection reads of each entry."""
+    return [
+        (e.key, e.title, e.link, e.published_at, e.author, e.summary(), e.text())
+        for e in feed.entries
+    ]
+
+
+def both(body: bytes, url: str = URL, content_type: str | None = "application/rss+xml"):
+    fast = parse_fast(body, url=url, content_type=content_type)
+    reference = parse_with_feedparser(body, url=url, content_type=content_type)
+    return fast, reference
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FEEDS.glob("*.xml")))
+def test_parse_agrees_with_feedparser_on_every_fixture(name: str) -> None:
+    body = (FEEDS / name).read_bytes()
+    fast, reference = both(body)
+
+    assert detected(parse(body, url=URL, content_type="application/rss+xml")) == detected(reference)
+    if fast is not None:
+        assert detected(fast) == detected(reference)
+        assert fast.title == reference.title
+
+
+def test_fast_path_reads_plain_rss_and_atom() -> None:
+    assert feedfast.NAME == "feedparser-rs"
+    for name in ("rss_lab_blog.xml", "rss_cdata_html.xml", "atom_model_library.xml"):
+        fast, reference = both((FEEDS / name).read_bytes())
+        assert fast is not None, name
+        assert len(fast.entries) == len(reference.entries) > 0
+
+
+def test_fast_path_resolves_links_and_permalink_guids_as_feedparser_does() -> None:
+    fast, reference = both(
+        (FEEDS / "rss_relative_links.xml").read_bytes(), url="https://lab.example/feeds/rss.xml"
+    )
+    assert fast is not None
+    assert fast.entries[1].link == "https://lab.example/blog/loom"
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><guid>r-1</guid><title>One</title></item>"
+        b"<item><guid>r-2</guid><title>Two &amp; more</title></item></channel></rss>"
+    )
+    fast, reference = both(body)
+    assert fast is not None
+    assert [e.key for e in fast.entries] == [
+        "https://feeds.example/r-1",
+        "https://feeds.example/r-2",
+    ]
+    assert detected(fast) == detected(reference)
+
+
+def test_atom_entries_do_not_take_the_feeds_author() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>T</title><id>urn:f</id><author><name>Lab</name></author><updated>2026-11-20T"
+        b"10:00:00Z</updated><entry><id>urn:1</id><title>A</title><updated>2026-11-20T10:00:00Z"
+        b"</updated></entry></feed>"
+    )
+    fast, reference = both(body)
+
+    assert fast is not None
+    assert fast.entries[0].author is None
+    assert reference.entries[0].author is None
+    assert detected(fast) == detected(reference)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (
+            b'<rss version="2.0" xml:base="https://x.example/"><channel><title>T</title>'
+            b"<item><link>a</link></item></channel></rss>",
+            "xml:base",
+        ),
+        (
+            b'<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>T'
+            b"</title><item><title>f\xfcr</title></item></channel></rss>",
+            "not UTF-8",
+        ),
+        (
+            b'<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
+            b"<channel><title>T</title><item><title>E</title><description>d</description>"
+            b"<itunes:summary>s</itunes:summary></item></channel></rss>",
+            "two summaries",
+        ),
+        (
+            b'<rss version="2.0"><channel><title>T</title><item><guid isPermaLink="false">a'
+            b"</guid></item><item><guid>b</guid></item></channel></rss>",
+            "permalinks",
+        ),
+        (
+            b'<rss version="2.0"><channel><title>T</title><item><title>x</title>'
+            b"<description><p>naked</p></description></item></channel></rss>",
+            "markup",
+        ),
+        (
+            b'<rss version="2.0"><channel><title>T</title><item><title>a &lt;b&gt;c&lt;/b&gt;'
+            b"</title></item></channel></rss>",
+            "title",
+        ),
+        (
+            b'<rss version="2.0"><channel><title>T</title><item><link>http://localhost/a'
+            b"</link></item></channel></rss>",
+            "localhost",
+        ),
+        (b"<html><body>not a feed</body></html>", "no feed"),
+    ],
+)
+def test_fast_path_refuses_what_it_reads_otherwise(body: bytes, why: str) -> None:
+    with pytest.raises(feedfast.Refused):
+        feedfast.read(body, url=URL, content_type="application/rss+xml")
+    assert parse_fast(body, url=URL) is None
+    # parse() still reads it, through feedparser, or says it is not a feed.
+    try:
+        assert detected(parse(body, url=URL)) == detected(parse_with_feedparser(body, url=URL))
+    except NotAFeedError:
+        assert why == "no feed"
+
+
+def test_fast_path_can_be_turned_off() -> None:
+    code = "from tracker import feedfast, feedparse; print(feedfast.NAME, feedparse.FAST_PATH)"
+    env = {**os.environ, "TRACKER_FEED_FAST_PATH": "off"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["None", "None"]
+
+
+def test_fast_path_agrees_on_the_real_recordings() -> None:
+    from .corpus import locate
+
+    if locate.CORPUS is None:
+        pytest.skip(locate.SKIP_REASON)
+    read = 0
+    for path in sorted((locate.CORPUS / "feeds").glob("*.xml")):
+        fast, reference = both(path.read_bytes(), url="https://feeds.example/recorded/feed.xml")
+        if fast is not None:
+            read += 1
+            assert detected(fast) == detected(reference), path.name
+    assert read >= 6  # most of the recordings take the fast path
