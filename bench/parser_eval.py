@@ -1,10 +1,11 @@
 """Fast feed parsers against feedparser, entry by entry, on a corpus of real feeds.
 
     python bench/parser_eval.py [--corpus DIR ...] [--candidates feedparser-rs,fastfeedparser]
-                                [--examples 3] [--no-speed]
+                                [--examples 3] [--no-speed] [--no-memory] [--no-crafted]
 
 Every document under the corpus folders (default ../shared/corpus/feeds; give `--corpus`
-more than once for several) is read by feedparser the way the tracker reads it
+more than once for several), and the bozo documents written below (`CRAFTED`, left out
+with `--no-crafted`), is read by feedparser the way the tracker reads it
 (`tracker.feedparse.parse_with_feedparser`: the reference) and by each candidate through
 the same normalisation into `FeedEntry` (`tracker.feedparse.build_feed`: identity, one-line
 titles and authors, UTC times, relative links resolved against the feed's URL). Then, per

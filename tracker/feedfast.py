@@ -1,15 +1,22 @@
 """The fast reading of RSS and Atom documents: feedparser-rs (Rust) for the documents whose
-reading by feedparser it is known to reproduce, entry for entry, on the fields detection
-reads; every other document is refused (`None`), and feedparser reads it.
+reading by feedparser it was seen to reproduce, entry for entry, on the fields detection
+reads; `read` raises Refused for every other document, and feedparser reads it
+(`tracker.feedparse.parse`).
 
-What is refused, and why (each rule stands for a construct where the two parsers were
-seen to disagree on real feeds, see bench/parser_eval.py): documents that are not UTF-8
-(feedparser's encoding detection has rules of its own); `xml:base`, DOCTYPEs and entity
-declarations, base64 content (feedparser resolves and expands them its own way);
-podcasts' iTunes elements (feedparser turns a second summary into content, and takes
-authors in another order); entries with two author elements or two summaries; anything
-feedparser-rs itself calls malformed. The entries it accepts go through the same
-`build_feed` as feedparser's, so identity, titles and times follow one set of rules.
+Each refusal stands for a construct where the two were seen to disagree on real feeds
+(bench/parser_eval.py, bench/RESULTS.md "Feed parsing"): documents that are not UTF-8;
+versions other than those compared; anything feedparser-rs calls malformed; `xml:base`,
+DOCTYPEs and entity declarations, base64 and xhtml content (feedparser resolves, expands
+and sanitizes them its own way); iTunes elements (feedparser turns a second summary into
+content and takes authors in another order); C1 control characters; known namespaces
+under unusual prefixes; unescaped markup in text elements and markup in titles; entries
+with two authors, summaries, ids or alternate links; and entries where an element the
+document has (a date, content, an author) is missing from feedparser-rs's reading.
+
+What it accepts goes through the same `build_feed` as feedparser's entries, so identity,
+titles and times follow one set of rules; dates are read by feedparser's own date parser.
+Summaries and content stay as the feed wrote them (feedparser sanitizes them): they are
+only ever turned into text, which drops scripts and styles.
 """
 
 from __future__ import annotations
