@@ -12,6 +12,8 @@ one item). In each cycle every contender runs as a child process, one after the 
   after the baseline it sends the validators it saved (conditional GET), as the tracker does;
 - tracker: `tracker poll --json` on a fresh TRACKER_HOME (SQLite), TRACKER_POLL_CONCURRENCY
   and TRACKER_PER_HOST_LIMIT = `--concurrency` (all feeds are on one host);
+- tracker-fp: the same with TRACKER_FEED_FAST_PATH=off, every document read by feedparser
+  (the tracker before its fast path), so both are measured in one run;
 - urlwatch 2.29, given as `--urlwatch` (its executable in a venv of its own, so that it
   cannot touch the project's: `python3.11 -m venv DIR && DIR/bin/pip install
   urlwatch==2.29`), one `url:` job per feed, its cache and config in a temp dir, every
@@ -221,7 +223,7 @@ def bench(args: argparse.Namespace) -> None:
                         command = [*command, "--conditional"]
                     run = measure(server, command, env=env, cwd=cwd)
                     run.extra["unchanged_bytes"] = unchanged_bytes(run.server, changed)
-                    if name in ("floor", "tracker") and run.exit_code == 0:
+                    if name in ("floor", "tracker", "tracker-fp") and run.exit_code == 0:
                         doc = json.loads(run.stdout)
                         run.inner = doc.get("wall_seconds", doc.get("duration_seconds"))
                         run.extra["doc"] = doc
@@ -245,9 +247,26 @@ def setup(args, server: FeedServer, work: Path, urlwatch: str | None) -> dict:
     floor += ["--state", str(floor_dir / "validators.json")]
     contenders = {"floor": (floor, base_env, floor_dir)}
 
-    home = work / "tracker"
+    for name, extra in (("tracker", {}), ("tracker-fp", {"TRACKER_FEED_FAST_PATH": "off"})):
+        contenders[name] = _tracker(args, server, work / name, base_env | extra)
+
+    if urlwatch:
+        uw = work / "urlwatch"
+        uw.mkdir()
+        (uw / "urls.yaml").write_text(
+            "---\n".join(f"name: feed {i}\nurl: {url}\n" for i, url in enumerate(server.urls()))
+        )
+        (uw / "config.yaml").write_text(URLWATCH_CONFIG)
+        command = [urlwatch, "--urls", str(uw / "urls.yaml"), "--cache", str(uw / "cache.db")]
+        command += ["--config", str(uw / "config.yaml"), "--hooks", str(uw / "hooks.py")]
+        contenders["urlwatch"] = (command, base_env | {"HOME": str(uw)}, uw)
+    return contenders
+
+
+def _tracker(args, server: FeedServer, home: Path, env: dict) -> tuple:
+    """A tracker contender: its own TRACKER_HOME with every feed imported."""
     home.mkdir()
-    tracker_env = base_env | {
+    tracker_env = env | {
         "TRACKER_HOME": str(home),
         "TRACKER_ALLOW_PRIVATE_NETWORKS": "true",
         "TRACKER_POLL_CONCURRENCY": str(args.concurrency),
@@ -264,19 +283,10 @@ def setup(args, server: FeedServer, work: Path, urlwatch: str | None) -> dict:
         check=True,
         capture_output=True,
     )
-    contenders["tracker"] = ([args.tracker, "poll", "--json"], tracker_env, home)
+    return ([args.tracker, "poll", "--json"], tracker_env, home)
 
-    if urlwatch:
-        uw = work / "urlwatch"
-        uw.mkdir()
-        (uw / "urls.yaml").write_text(
-            "---\n".join(f"name: feed {i}\nurl: {url}\n" for i, url in enumerate(server.urls()))
-        )
-        (uw / "config.yaml").write_text(URLWATCH_CONFIG)
-        command = [urlwatch, "--urls", str(uw / "urls.yaml"), "--cache", str(uw / "cache.db")]
-        command += ["--config", str(uw / "config.yaml"), "--hooks", str(uw / "hooks.py")]
-        contenders["urlwatch"] = (command, base_env | {"HOME": str(uw)}, uw)
-    return contenders
+
+CYCLES = ("baseline", "steady", "changed")
 
 
 def verdict(ok: bool) -> str:
@@ -303,11 +313,11 @@ def report(args, results, parse_all: dict, parse_changed: dict, changed: int) ->
             f"{run.server['not_modified']:>6}{run.server['body_bytes'] / 1e6:>9.2f}"
             f"{run.extra['unchanged_bytes']:>12}"
         )
-    for cycle in ("baseline", "steady", "changed"):
-        doc = results[(cycle, "tracker")].extra.get("doc", {})
+    for cycle, name in [(c, n) for n in ("tracker", "tracker-fp") for c in CYCLES]:
+        doc = results[(cycle, name)].extra.get("doc", {})
         if doc:
             print(
-                f"tracker {cycle}: ok {doc['ok']}, failed {doc['failed']}, unchanged "
+                f"{name} {cycle}: ok {doc['ok']}, failed {doc['failed']}, unchanged "
                 f"{doc['unchanged']}, events {doc['events']}, requests {doc['requests']}, "
                 f"body_bytes {doc['body_bytes']:,}"
             )
@@ -315,7 +325,7 @@ def report(args, results, parse_all: dict, parse_changed: dict, changed: int) ->
     print(
         f"feedparser alone, one core: all {parse_all['bodies']} bodies {pa:.2f}s "
         f"({parse_all['bytes'] / 1e6 / pa:.1f} MB/s); the {parse_changed['bodies']} changed "
-        f"bodies {pc:.2f}s. The tracker's parse (feedparser + entry text): "
+        f"bodies {pc:.2f}s. The tracker's parse (its fast path where it applies): "
         f"{parse_all['tracker_parse_seconds']:.2f}s and "
         f"{parse_changed['tracker_parse_seconds']:.2f}s"
     )
@@ -346,6 +356,12 @@ def report(args, results, parse_all: dict, parse_changed: dict, changed: int) ->
                 f"  RSS urlwatch/tracker {u.tree_kib / t.tree_kib:4.2f}x"
             )
         print(line)
+        fp = r(cycle, "tracker-fp")
+        if fp:
+            print(
+                f"  {'':<9} tracker-fp/floor wall {fp.wall / f.wall:5.2f}x  (without the fast "
+                f"path); tracker-fp/tracker wall {fp.wall / t.wall:5.2f}x"
+            )
     steady_t, changed_t = r("steady", "tracker"), r("changed", "tracker")
     print(
         f"  tracker steady/changed wall {steady_t.wall / changed_t.wall:.2f}x "
@@ -374,6 +390,12 @@ def report(args, results, parse_all: dict, parse_changed: dict, changed: int) ->
             f"{u.tree_kib / 1024:.0f} MiB"
         )
     b, bf = r("baseline", "tracker"), r("baseline", "floor")
+    bfp = r("baseline", "tracker-fp")
+    print(
+        f"  [{verdict(b.wall <= 1.1 * bf.wall)}] baseline within 1.1x of the floor: "
+        f"{b.wall:.2f}s vs {bf.wall:.2f}s = {b.wall / bf.wall:.2f}x"
+        + (f" (without the fast path {bfp.wall:.2f}s = {bfp.wall / bf.wall:.2f}x)" if bfp else "")
+    )
     goal = bf.wall + pa / 2
     print(
         f"  [{verdict(b.wall <= 1.2 * goal)}] baseline within 1.2x of floor + feedparser/2 "

@@ -1,19 +1,24 @@
-"""Parsing feed documents with feedparser: pure, and light to import, because it also runs
-in worker processes that should not carry the whole application."""
+"""Parsing feed documents: RSS, Atom and RDF with feedparser, JSON Feed with the standard
+library. Pure, and light to import, because it also runs in worker processes that should
+not carry the whole application."""
 
 from __future__ import annotations
 
 import calendar
 import hashlib
+import html
+import json
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
+from tracker import feedfast
 from tracker.errors import FetchError
 from tracker.observations import MAX_ENTRIES, FeedEntry
 from tracker.text import html_to_text, one_line
@@ -43,15 +48,42 @@ class ParsedFeed:
 
 
 class NotAFeedError(FetchError):
-    """The body is not RSS, Atom or RDF (an HTML page, an error page, garbage)."""
+    """The body is not RSS, Atom, RDF or JSON Feed (an HTML page, an error page, garbage)."""
 
 
 def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
     """Entries of a feed document (pure); raises NotAFeedError for anything else.
 
     At most `MAX_ENTRIES` entries are read, in document order; an entry that cannot be
-    read is dropped, never the whole feed."""
+    read is dropped, never the whole feed. JSON Feed (1.0 or 1.1) is read from a body that
+    starts with `{`, or that a JSON content type announces and that does not start with
+    `<` (servers mislabel feeds both ways); feedparser reads the rest."""
+    if _looks_like_json(body, content_type):
+        return parse_json_feed(body, url=url)
     check_complexity(body)
+    fast = parse_fast(body, url=url, content_type=content_type)
+    if fast is not None:
+        return fast
+    return parse_with_feedparser(body, url=url, content_type=content_type)
+
+
+# The fast path's name when it is installed (`tracker.feedfast`), else None.
+FAST_PATH = feedfast.NAME
+
+
+def parse_fast(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed | None:
+    """The fast path's reading of the document, or None where it refuses it."""
+    try:
+        title, ttl, raws = feedfast.read(
+            repair_references(body), url=url, content_type=content_type
+        )
+    except feedfast.Refused:
+        return None
+    return build_feed(title, ttl, raws)
+
+
+def parse_with_feedparser(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """RSS, Atom or RDF read by feedparser: the reference reading of a document."""
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -59,20 +91,132 @@ def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFe
     if not result.get("version"):
         raise NotAFeedError(_not_a_feed_reason(body, content_type, result))
     feed = result.get("feed", {})
-    ttl = str(feed.get("ttl", "")).strip()
-    raws = list(result.entries[:MAX_ENTRIES])
+    return build_feed(feed.get("title", ""), feed.get("ttl", ""), result.entries)
+
+
+def build_feed(title: str, ttl: Any, raw_entries: Sequence[Any]) -> ParsedFeed:
+    """The feed from entries shaped like feedparser's (mappings with its keys)."""
+    ttl_text = str(ttl or "").strip()
+    raws = list(raw_entries[:MAX_ENTRIES])
     guids = Counter((raw.get("id") or "").strip() for raw in raws)
     entries = []
     for raw in raws:
         try:
             entries.append(_entry(raw, shared_guid=guids[(raw.get("id") or "").strip()] > 1))
         except (TypeError, ValueError, AttributeError, UnicodeError):
-            continue  # an entry feedparser half-read: the rest of the feed still counts
+            continue  # an entry the parser half-read: the rest of the feed still counts
     return ParsedFeed(
-        title=one_line(feed.get("title", "")) or None,
+        title=one_line(title or "") or None,
         entries=entries,
-        ttl_minutes=int(ttl) if ttl.isdigit() else None,
+        ttl_minutes=int(ttl_text) if ttl_text.isdigit() else None,
     )
+
+
+# JSON Feed (https://www.jsonfeed.org/version/1.1/): the versions this reader knows.
+JSON_FEED_VERSIONS = re.compile(r"^https?://jsonfeed\.org/version/1(\.1)?/?$")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    head = body.lstrip(_BOM + b" \t\r\n")[:1]
+    if head == b"{":
+        return True
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return head not in (b"<", b"") and (media == "application/json" or media.endswith("+json"))
+
+
+def parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:
+    """Entries of a JSON Feed 1.0 or 1.1 document, shaped as feedparser shapes an entry so
+    that identity, titles and times follow the same rules as for RSS and Atom."""
+    try:
+        document = json.loads(body.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise NotAFeedError(
+            "not a feed: cannot read JSON Feed in the response (not UTF-8)"
+        ) from None
+    except RecursionError:
+        raise NotAFeedError(
+            "not a feed: cannot read JSON Feed in the response (nested too deeply)"
+        ) from None
+    except ValueError as error:
+        detail = one_line(str(error))[:120]
+        raise NotAFeedError(
+            f"not a feed: cannot read JSON Feed in the response ({detail})"
+        ) from None
+    if not isinstance(document, dict):
+        raise NotAFeedError("not a feed: cannot read JSON Feed in the response (not an object)")
+    version = document.get("version")
+    if not isinstance(version, str) or not JSON_FEED_VERSIONS.match(version.strip()):
+        shown = one_line(str(version))[:80] if version is not None else "none"
+        raise NotAFeedError(
+            f"not a feed: cannot read JSON Feed in the response (version {shown}; "
+            "JSON Feed 1.0 and 1.1 are read)"
+        )
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise NotAFeedError("not a feed: cannot read JSON Feed in the response (no items list)")
+    title = document.get("title")
+    raws = [_json_item(item, url) for item in items[:MAX_ENTRIES] if isinstance(item, dict)]
+    return build_feed(title if isinstance(title, str) else "", "", raws)
+
+
+def _json_item(item: dict[str, Any], url: str) -> dict[str, Any]:
+    """A JSON Feed item under feedparser's entry keys. Text fields are plain text in JSON
+    Feed (`summary`, `content_text`): they are escaped, since entries hold HTML."""
+    raw: dict[str, Any] = {}
+    ident = item.get("id")
+    if isinstance(ident, (str, int)) and not isinstance(ident, bool):
+        raw["id"] = str(ident)  # 1.0 feeds sometimes give numbers
+    link = _text(item.get("url")) or _text(item.get("external_url"))
+    if link:
+        raw["link"] = _join(url, link)
+    raw["title"] = _text(item.get("title"))
+    content_html = _text(item.get("content_html"))
+    content_text = _text(item.get("content_text"))
+    content = content_html or (html.escape(content_text) if content_text else "")
+    if content:
+        raw["content"] = [{"value": content}]
+    summary = _text(item.get("summary"))
+    raw["summary"] = html.escape(summary) if summary else content
+    raw["author"] = _json_author(item)
+    raw["published_parsed"] = _rfc3339(item.get("date_published"))
+    raw["updated_parsed"] = _rfc3339(item.get("date_modified"))
+    return raw
+
+
+def _json_author(item: dict[str, Any]) -> str:
+    people = item.get("authors")  # 1.1
+    if not isinstance(people, list) or not people:
+        people = [item.get("author")]  # 1.0
+    for person in people:
+        if isinstance(person, dict) and _text(person.get("name")):
+            return _text(person.get("name"))
+    return ""
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _join(base: str, link: str) -> str:
+    from urllib.parse import urljoin
+
+    try:
+        return urljoin(base, link.strip())
+    except ValueError:
+        return link.strip()
+
+
+def _rfc3339(value: Any) -> time.struct_time | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # RFC 3339 requires an offset; assume UTC
+        return moment.astimezone(UTC).timetuple()
+    except (ValueError, OverflowError):
+        return None
 
 
 def check_complexity(body: bytes) -> None:

@@ -1,5 +1,5 @@
-"""RSS, Atom and RDF feeds: fetch with a conditional GET; parse (see `tracker.feedparse`)
-only what is new."""
+"""RSS, Atom, RDF and JSON Feed: fetch with a conditional GET; parse (see
+`tracker.feedparse`) only what is new."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from tracker.observations import Observation
 __all__ = ["NotAFeedError", "ParsedFeed", "fetch", "parse"]
 
 ACCEPT = (
-    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
-    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+    "application/atom+xml, application/rss+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, "
+    "application/json;q=0.8, */*;q=0.1"
 )
 
 
