@@ -12,7 +12,7 @@ one item). In each cycle every contender runs as a child process, one after the 
   after the baseline it sends the validators it saved (conditional GET), as the tracker does;
 - tracker: `tracker poll --json` on a fresh TRACKER_HOME (SQLite), TRACKER_POLL_CONCURRENCY
   and TRACKER_PER_HOST_LIMIT = `--concurrency` (all feeds are on one host);
-- tracker-fp: the same with TRACKER_FEED_FAST_PATH=off, every document read by feedparser
+- tracker-fp: the same with TRACKER_FEED_FAST_PATH=false, every document read by feedparser
   (the tracker before its fast path), so both are measured in one run;
 - urlwatch 2.29, given as `--urlwatch` (its executable in a venv of its own, so that it
   cannot touch the project's: `python3.11 -m venv DIR && DIR/bin/pip install
@@ -247,7 +247,7 @@ def setup(args, server: FeedServer, work: Path, urlwatch: str | None) -> dict:
     floor += ["--state", str(floor_dir / "validators.json")]
     contenders = {"floor": (floor, base_env, floor_dir)}
 
-    for name, extra in (("tracker", {}), ("tracker-fp", {"TRACKER_FEED_FAST_PATH": "off"})):
+    for name, extra in (("tracker", {}), ("tracker-fp", {"TRACKER_FEED_FAST_PATH": "false"})):
         contenders[name] = _tracker(args, server, work / name, base_env | extra)
 
     if urlwatch:

@@ -4,9 +4,6 @@ shape each file models). The same checks on real recordings are in tests/corpus.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -452,13 +449,22 @@ def test_fast_path_refuses_what_it_reads_otherwise(body: bytes, why: str) -> Non
         assert why == "no feed"
 
 
-def test_fast_path_can_be_turned_off() -> None:
-    code = "from tracker import feedfast, feedparse; print(feedfast.NAME, feedparse.FAST_PATH)"
-    env = {**os.environ, "TRACKER_FEED_FAST_PATH": "off"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+def test_fast_path_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker import feedfast as fast_module
+    from tracker.clients import Clients
+    from tracker.config import Settings
 
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["None", "None"]
+    monkeypatch.setenv("TRACKER_FEED_FAST_PATH", "false")
+    settings = Settings(_env_file=None)
+    read: list[bytes] = []
+    monkeypatch.setattr(fast_module, "read", lambda body, **_: read.append(body) or [])
+    body = (FEEDS / "rss_lab_blog.xml").read_bytes()
+
+    with Clients(settings) as clients:
+        parsed = clients.parse_feed(body, url=URL, content_type=None)
+
+    assert settings.feed_fast_path is False
+    assert read == [] and parsed.entries
 
 
 def test_fast_path_agrees_on_the_real_recordings() -> None:

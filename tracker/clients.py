@@ -55,12 +55,15 @@ class Clients:
         document is big, so its time is bounded; a lost worker is replaced and the parse
         tried once more."""
         if not self._parallel and (len(body) < BIG_DOCUMENT_BYTES or not _may_fork()):
-            return feedparse.parse(body, url=url, content_type=content_type)
+            return feedparse.parse(
+                body, url=url, content_type=content_type, fast=self.settings.feed_fast_path
+            )
         return self._in_worker(
             feedparse.parse,
             body,
             url=url,
             content_type=content_type,
+            fast=self.settings.feed_fast_path,
             doing="parsing",
             what="feed parser",
         )

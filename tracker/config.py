@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=20.0, gt=0)
     http_max_redirects: int = Field(default=5, ge=0, le=20)
     http_max_bytes: int = Field(default=10 * MIB, ge=1024)
+    # Feeds read by feedparser-rs where it reads them as feedparser would (tracker/feedfast.py).
+    feed_fast_path: bool = True
     user_agent: str = "release-tracker/0.1 (+https://github.com/release-tracker/release-tracker)"
     # The arXiv API (a setting so tests can point it at a local server), and the least time
     # between two requests to its host from one process: the API asks for one every 3 s.

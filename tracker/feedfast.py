@@ -22,7 +22,6 @@ only ever turned into text, which drops scripts and styles.
 from __future__ import annotations
 
 import html
-import os
 import re
 from typing import Any
 from urllib.parse import urljoin
@@ -33,12 +32,9 @@ try:  # a dependency with wheels for the usual platforms; without it feedparser 
 except ImportError:  # pragma: no cover - exercised where the wheel is missing
     feedparser_rs = None  # type: ignore[assignment]
 
-# TRACKER_FEED_FAST_PATH=off sends every document to feedparser (an escape hatch, and
-# how bench/feed_cycle.py measures the tracker without the fast path). It is read here,
-# not from Settings, because parse worker processes import only the parser.
-ENABLED = feedparser_rs is not None and os.environ.get(
-    "TRACKER_FEED_FAST_PATH", "on"
-).strip().lower() not in ("off", "0", "false", "no")
+# Whether the fast path can run here; `TRACKER_FEED_FAST_PATH=false` (Settings) turns it
+# off per call (an escape hatch, and how bench/feed_cycle.py measures without it).
+ENABLED = feedparser_rs is not None
 NAME = "feedparser-rs" if ENABLED else None
 
 _DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")

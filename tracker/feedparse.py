@@ -51,19 +51,22 @@ class NotAFeedError(FetchError):
     """The body is not RSS, Atom, RDF or JSON Feed (an HTML page, an error page, garbage)."""
 
 
-def parse(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+def parse(
+    body: bytes, *, url: str, content_type: str | None = None, fast: bool = True
+) -> ParsedFeed:
     """Entries of a feed document (pure); raises NotAFeedError for anything else.
 
     At most `MAX_ENTRIES` entries are read, in document order; an entry that cannot be
     read is dropped, never the whole feed. JSON Feed (1.0 or 1.1) is read from a body that
     starts with `{`, or that a JSON content type announces and that does not start with
-    `<` (servers mislabel feeds both ways); feedparser reads the rest."""
+    `<` (servers mislabel feeds both ways); feedparser reads the rest, or all of it when
+    `fast` is false (`TRACKER_FEED_FAST_PATH=false`)."""
     if _looks_like_json(body, content_type):
         return parse_json_feed(body, url=url)
     check_complexity(body)
-    fast = parse_fast(body, url=url, content_type=content_type)
-    if fast is not None:
-        return fast
+    read = parse_fast(body, url=url, content_type=content_type) if fast else None
+    if read is not None:
+        return read
     return parse_with_feedparser(body, url=url, content_type=content_type)
 
 
