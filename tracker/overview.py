@@ -190,9 +190,14 @@ def _lineage_words(data: Mapping[str, Any]) -> list[str]:
         total = derivatives.get("total")
         if total is None:
             total = sum(v for v in derivatives.values() if isinstance(v, int))
+        # In the relations' own order: PostgreSQL's JSONB keeps keys in an order of its own.
+        order = list(_RELATION_WORDS)
         parts = [
             f"{n} {_RELATION_WORDS.get(str(k), str(k))}"
-            for k, n in derivatives.items()
+            for k, n in sorted(
+                derivatives.items(),
+                key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, str(kv[0])),
+            )
             if k != "total" and isinstance(n, int) and n
         ]
         lines.append(f"{total} repos built on it" + (f" ({', '.join(parts)})" if parts else ""))

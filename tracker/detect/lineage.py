@@ -275,6 +275,10 @@ def _about(count: int) -> str:
 
 def _breakdown(counts: Mapping[str, int]) -> str:
     """The counts by relation in words: 4 fine-tunes, 2 adapters, 1 quantization."""
+    order = list(_NOUNS)
+    ranked = sorted(
+        counts.items(), key=lambda rn: (order.index(rn[0]) if rn[0] in order else 99, rn[0])
+    )
     return ", ".join(
-        f"{n:,} {_NOUNS.get(r, (r, r))[n != 1]}" for r, n in counts.items() if r != "total" and n
+        f"{n:,} {_NOUNS.get(r, (r, r))[n != 1]}" for r, n in ranked if r != "total" and n
     )
