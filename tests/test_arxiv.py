@@ -9,17 +9,14 @@ from xml.sax.saxutils import escape
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import col, select
 
-from tracker import catalog
-from tracker.catalog import SourceSpec
 from tracker.db import Database
 from tracker.errors import DeferredError, UserError
-from tracker.models import Event
-from tracker.poller import PollReport, poll_sources, select_sources
+from tracker.poller import poll_sources, select_sources
 from tracker.sources.arxiv import MAX_RESULTS, Pacer, arxiv_id, check_query, parse
 from tracker.web.app import create_app
 
+from .polling import add_source, events_of, poll
 from .sites import Site
 
 QUERY = 'au:example_lab AND abs:"language model"'
@@ -101,26 +98,7 @@ def api(db: Database, site: Site) -> Site:
 
 
 def add_search(db: Database, query: str = QUERY) -> int:
-    spec = catalog.checked(SourceSpec("arxiv", query), db.settings)
-    with db.session() as session:
-        source_id = catalog.add(session, spec).id
-    assert source_id is not None
-    return source_id
-
-
-def poll(db: Database) -> PollReport:
-    report = poll_sources(db, select_sources(db, None))
-    assert all(r.ok for r in report.results), [r.error for r in report.results]
-    return report
-
-
-def events_of(db: Database, report: PollReport) -> list[Event]:
-    with db.session() as session:
-        return list(
-            session.exec(
-                select(Event).where(col(Event.id).in_(report.event_ids)).order_by(col(Event.id))
-            )
-        )
+    return add_source(db, "arxiv", query)
 
 
 def serve(api: Site, *entries: str) -> None:

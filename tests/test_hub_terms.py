@@ -11,23 +11,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 
-from tracker import catalog
 from tracker.alerts.messages import render_event
-from tracker.catalog import SourceSpec
 from tracker.db import Database
 from tracker.detect.hub import detect_repos
 from tracker.detect.hubterms import GATE_KEY, PAGE_KEY
-from tracker.models import Event, Item
+from tracker.models import Item
 from tracker.observations import HubSnapshot, RepoState
 from tracker.openness import TERMS_KEY, classify
-from tracker.poller import PollReport, poll_sources, select_sources
 from tracker.report import openness_report
 from tracker.sources import licensepages
 
 from .fakehub import FakeHub
 from .pdfs import pdf
+from .polling import add_source, events_of, kinds, poll
 from .sites import Site
 
 NORTHWIND = "northwind-ai/Northwind-3-8B-Instruct"
@@ -48,30 +46,7 @@ FIELDS = {"Name": "text", "Email": "text"}
 
 
 def add_hub(db: Database, target: str) -> int:
-    spec = catalog.checked(SourceSpec("hub", target), db.settings)
-    with db.session() as session:
-        source_id = catalog.add(session, spec).id
-    assert source_id is not None
-    return source_id
-
-
-def poll(db: Database) -> PollReport:
-    report = poll_sources(db, select_sources(db, None))
-    assert all(r.ok for r in report.results), [r.error for r in report.results]
-    return report
-
-
-def events_of(db: Database, report: PollReport) -> list[Event]:
-    with db.session() as session:
-        return list(
-            session.exec(
-                select(Event).where(col(Event.id).in_(report.event_ids)).order_by(col(Event.id))
-            )
-        )
-
-
-def kinds(db: Database, report: PollReport) -> list[str]:
-    return [e.kind for e in events_of(db, report)]
+    return add_source(db, "hub", target)
 
 
 def state_of(db: Database, repo_id: str) -> dict[str, Any]:

@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 
-from tracker import catalog
-from tracker.catalog import SourceSpec
 from tracker.db import Database
 from tracker.detect.page import TEXT_KEY, detect_text_change
 from tracker.detect.terms import terms_of
-from tracker.models import Event, Item
+from tracker.models import Item
 from tracker.observations import PageText
-from tracker.poller import PollReport, poll_sources, select_sources
 
 from .pdfs import pdf
+from .polling import add_source, events_of, kinds, poll
 from .sites import Site
 
 URL = "https://lab.example/terms"
@@ -41,30 +39,7 @@ def policy(*paragraphs: str, date: str = "March 1, 2026", footer: str = "") -> s
 
 
 def add_page(db: Database, url: str) -> int:
-    spec = catalog.checked(SourceSpec("page", url), db.settings)
-    with db.session() as session:
-        source_id = catalog.add(session, spec).id
-    assert source_id is not None
-    return source_id
-
-
-def poll(db: Database) -> PollReport:
-    report = poll_sources(db, select_sources(db, None))
-    assert all(r.ok for r in report.results), [r.error for r in report.results]
-    return report
-
-
-def events_of(db: Database, report: PollReport) -> list[Event]:
-    with db.session() as session:
-        return list(
-            session.exec(
-                select(Event).where(col(Event.id).in_(report.event_ids)).order_by(col(Event.id))
-            )
-        )
-
-
-def kinds(db: Database, report: PollReport) -> list[str]:
-    return [e.kind for e in events_of(db, report)]
+    return add_source(db, "page", url)
 
 
 def serve(site: Site, document: str) -> str:

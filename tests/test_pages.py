@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlmodel import select
 
-from tracker import catalog
-from tracker.catalog import SourceSpec
 from tracker.db import Database
-from tracker.models import Event
-from tracker.poller import PollReport, poll_sources, select_sources
+from tracker.poller import poll_sources, select_sources
 from tracker.sources.page import clean_url, extract_links, extract_text
 
 from .conftest import FIXTURES
+from .polling import add_source, events_of, poll
 from .sites import Site
 
 PAGES = FIXTURES / "pages"
@@ -26,22 +23,7 @@ def page(name: str) -> str:
 
 
 def add_page(db: Database, url: str, links: str | None = None) -> int:
-    spec = catalog.checked(SourceSpec("page", url, links=links), db.settings)
-    with db.session() as session:
-        return catalog.add(session, spec).id
-
-
-def poll(db: Database) -> PollReport:
-    report = poll_sources(db, select_sources(db, None))
-    assert all(r.ok for r in report.results), [r.error for r in report.results]
-    return report
-
-
-def events_of(db: Database, report: PollReport) -> list[Event]:
-    with db.session() as session:
-        return list(
-            session.exec(select(Event).where(Event.id.in_(report.event_ids)).order_by(Event.id))
-        )
+    return add_source(db, "page", url, links=links)
 
 
 def test_links_are_absolute_clean_and_distinct() -> None:

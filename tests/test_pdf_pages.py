@@ -7,20 +7,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlmodel import col, select
 
-from tracker import catalog
-from tracker.catalog import SourceSpec
 from tracker.clients import Clients
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.models import Event
 from tracker.paragraphs import MAX_PARAGRAPH, paragraphs
 from tracker.pdftext import PdfError, is_pdf, read_pdf
-from tracker.poller import PollReport, poll_sources, select_sources
+from tracker.poller import poll_sources, select_sources
 from tracker.sources.page import extract_plain_text
 
 from .pdfs import encrypted, pdf
+from .polling import add_source, events_of, poll
 from .sites import Site
 
 # The sentence of the GPT-4 technical report the contract names, as the report set it.
@@ -63,31 +60,12 @@ def report(*pages: list[str]) -> bytes:
 
 
 def add_page(db: Database, url: str, links: str | None = None) -> int:
-    spec = catalog.checked(SourceSpec("page", url, links=links), db.settings)
-    with db.session() as session:
-        source_id = catalog.add(session, spec).id
-    assert source_id is not None
-    return source_id
-
-
-def poll(db: Database) -> PollReport:
-    report = poll_sources(db, select_sources(db, None))
-    assert all(r.ok for r in report.results), [r.error for r in report.results]
-    return report
+    return add_source(db, "page", url, links=links)
 
 
 def poll_error(db: Database) -> str | None:
     (result,) = poll_sources(db, select_sources(db, None)).results
     return result.error
-
-
-def events_of(db: Database, report: PollReport) -> list[Event]:
-    with db.session() as session:
-        return list(
-            session.exec(
-                select(Event).where(col(Event.id).in_(report.event_ids)).order_by(col(Event.id))
-            )
-        )
 
 
 # ---------------------------------------------------------------------------- reading

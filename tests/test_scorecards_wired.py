@@ -40,13 +40,13 @@ from tracker.detect.releases import (
 from tracker.detect.scorecard import ReleaseFacts, scorecard
 from tracker.disclosure import DIMENSIONS, rules_for
 from tracker.models import Event, ReleaseScorecard, table
-from tracker.poller import PollReport, poll_sources, select_sources
 from tracker.report import disclosure_report
 from tracker.sources import hub as hub_source
 from tracker.sources.hubclient import RELEASE_EXPAND
 
 from .fakehub import FakeHub, fakehub_fixture
 from .pdfs import pdf
+from .polling import poll
 from .sites import Site
 from .test_hub import add_hub, new_events
 
@@ -98,12 +98,6 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings) -> 
     for running in fakehub_fixture(monkeypatch, tmp_path, page_size=1000):
         settings.hf_endpoint = running.endpoint
         yield running
-
-
-def poll(db: Database) -> PollReport:
-    report = poll_sources(db, select_sources(db, None))
-    assert all(r.ok for r in report.results), [r.error for r in report.results]
-    return report
 
 
 def kept(db: Database) -> list[dict[str, Any]]:
