@@ -19,7 +19,7 @@ from tracker.cli.output import ago, console, errors, print_json
 from tracker.config import Settings
 from tracker.durations import format_duration, parse_interval
 from tracker.errors import UserError
-from tracker.importing import Progress, import_specs
+from tracker.importing import LOOKUP_DEADLINE_SECONDS, Progress, import_specs
 from tracker.models import MAX_ID, SourcePublic
 
 app = typer.Typer(
@@ -232,19 +232,38 @@ def import_sources(
 
 
 def import_file(state: AppContext, file: Path) -> tuple[list[SourcePublic], list[int]]:
-    """Check every source of the file, then add the new ones in one transaction; a
-    progress bar on a terminal while the hosts are checked."""
+    """Check every source of the file, then add the new ones in one transaction; progress
+    on stderr while the hosts are checked."""
     specs = watchlist.read(file)
-    with _host_progress(f"Checking the hosts of {file.name}") as progress:
+    with _host_progress(f"Checking the hosts of {escape(file.name)}") as progress:
         outcome = import_specs(state.db, specs, where=file.name, progress=progress)
+    if outcome.hosts_unanswered:
+        errors.print(
+            f"note: {outcome.hosts_unanswered} of {outcome.hosts_checked} host lookups did not "
+            f"come back within {LOOKUP_DEADLINE_SECONDS:g}s; those hosts are checked when polled"
+        )
     return outcome.added, outcome.existing
 
 
+# Off a terminal (a log, a pipe), a line per this many hosts checked, when there are as many.
+PROGRESS_LINE_EVERY = 50
+
+
 @contextmanager
-def _host_progress(label: str) -> Iterator[Progress | None]:
-    """A progress bar on stderr when it is a terminal (and the check takes a moment)."""
+def _host_progress(label: str) -> Iterator[Progress]:
+    """A progress bar on stderr when it is a terminal; otherwise a line now and then on a
+    long check (stdout stays the outcome alone, --json or not)."""
     if not errors.is_terminal:
-        yield None
+
+        def line(done: int, total: int) -> None:
+            if (
+                total >= PROGRESS_LINE_EVERY
+                and done
+                and (done % PROGRESS_LINE_EVERY == 0 or done == total)
+            ):
+                errors.print(f"{label}: {done}/{total} hosts checked")
+
+        yield line
         return
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bar
