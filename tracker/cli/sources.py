@@ -224,18 +224,21 @@ def import_sources(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Add every source of a watch list that is not watched yet (safe to repeat)."""
-    added, existing = import_file(app_context(ctx), file)
+    added, existing = import_file(app_context(ctx), file, progress_lines=not as_json)
     if as_json:
         print_json({"added": added, "existing": existing})
     else:
         console.print(f"Imported {file.name}: {len(added)} added, {len(existing)} already watched.")
 
 
-def import_file(state: AppContext, file: Path) -> tuple[list[SourcePublic], list[int]]:
+def import_file(
+    state: AppContext, file: Path, *, progress_lines: bool = True
+) -> tuple[list[SourcePublic], list[int]]:
     """Check every source of the file, then add the new ones in one transaction; progress
-    on stderr while the hosts are checked."""
+    on stderr while the hosts are checked (off a terminal, lines unless told not to)."""
     specs = watchlist.read(file)
-    with _host_progress(f"Checking the hosts of {escape(file.name)}") as progress:
+    label = f"Checking the hosts of {escape(file.name)}"
+    with _host_progress(label, lines=progress_lines) as progress:
         outcome = import_specs(state.db, specs, where=file.name, progress=progress)
     if outcome.hosts_unanswered:
         errors.print(
@@ -250,10 +253,13 @@ PROGRESS_LINE_EVERY = 50
 
 
 @contextmanager
-def _host_progress(label: str) -> Iterator[Progress]:
-    """A progress bar on stderr when it is a terminal; otherwise a line now and then on a
-    long check (stdout stays the outcome alone, --json or not)."""
+def _host_progress(label: str, *, lines: bool) -> Iterator[Progress | None]:
+    """A progress bar on stderr when it is a terminal; otherwise, with `lines`, a line now
+    and then on a long check (a script asking for --json gets its stderr quiet)."""
     if not errors.is_terminal:
+        if not lines:
+            yield None
+            return
 
         def line(done: int, total: int) -> None:
             if (
