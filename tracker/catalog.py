@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from tracker.config import Settings
 from tracker.durations import MAX_INTERVAL, MIN_INTERVAL, check_interval
 from tracker.errors import NotFoundError, UserError
 from tracker.kinds import kind_of
-from tracker.models import Source
+from tracker.models import Source, SourcePublic, table
 from tracker.netguard import BlockedAddressError, check_url
 from tracker.sources.arxiv import check_query
 from tracker.sources.hub import parse_target
@@ -93,8 +94,9 @@ def normalize_http_url(text: str, settings: Settings) -> str:
 
 
 def identity(spec: SourceSpec) -> tuple[str, str, str | None, str | None]:
-    """What makes two specs the same source: kind, target and options, not name or interval."""
-    return (spec.kind, spec.target, spec.types, spec.links)
+    """What makes two specs the same source: kind, target and options, not name or interval
+    (no options and empty ones are the same, as `find` has it)."""
+    return (spec.kind, spec.target, spec.types or None, spec.links or None)
 
 
 def find(session: Session, spec: SourceSpec) -> Source | None:
@@ -108,12 +110,67 @@ def find(session: Session, spec: SourceSpec) -> Source | None:
     return session.exec(statement).first()
 
 
+def watched(session: Session) -> dict[tuple[str, str, str | None, str | None], int]:
+    """Every stored source's identity (as `identity` gives it) and id, in one query."""
+    statement = sa.select(
+        col(Source.id), col(Source.kind), col(Source.target), col(Source.types), col(Source.links)
+    )
+    found: dict[tuple[str, str, str | None, str | None], int] = {}
+    for source_id, kind, target, types, links in session.execute(statement):
+        found.setdefault((kind, target, types or None, links or None), source_id)
+    return found
+
+
 def add(session: Session, spec: SourceSpec) -> Source:
     """Store a checked spec; UserError if the same source is already watched."""
     existing = find(session, spec)
     if existing is not None:
         raise UserError(f"already watching {spec.target} as source {existing.id}")
-    source = Source(
+    source = _source_of(spec)
+    session.add(source)
+    session.flush()
+    return source
+
+
+def add_all(session: Session, specs: list[SourceSpec]) -> list[SourcePublic]:
+    """Store checked specs that are not watched yet (see `watched`) in one batched insert;
+    their public views, in the order given."""
+    if not specs:
+        return []
+    if not _batched_returning(session):
+        sources = [_source_of(spec) for spec in specs]
+        session.add_all(sources)
+        session.flush()
+        return [SourcePublic.of(source) for source in sources]
+    source_table = table(Source)
+    shown = [source_table.c[name] for name in SourcePublic.model_fields]
+    rows = [
+        {
+            "kind": spec.kind,
+            "target": spec.target,
+            "name": spec.name,
+            "every_seconds": spec.every_seconds or kind_of(spec.kind).default_every,
+            "types": spec.types,
+            "links": spec.links,
+        }
+        for spec in specs
+    ]
+    # The other columns take their defaults; RETURNING comes back in no particular order.
+    stored = {}
+    for row in session.execute(sa.insert(source_table).returning(*shown), rows).mappings():
+        values = dict(row)
+        key = (values["kind"], values["target"], values["types"] or None, values["links"] or None)
+        values["types"] = values["types"].split(",") if values["types"] else None
+        stored[key] = SourcePublic.model_validate(values)
+    return [stored[identity(spec)] for spec in specs]
+
+
+def _batched_returning(session: Session) -> bool:
+    return bool(getattr(session.get_bind().dialect, "insert_executemany_returning", False))
+
+
+def _source_of(spec: SourceSpec) -> Source:
+    return Source(
         kind=spec.kind,
         target=spec.target,
         name=spec.name,
@@ -121,9 +178,6 @@ def add(session: Session, spec: SourceSpec) -> Source:
         types=spec.types,
         links=spec.links,
     )
-    session.add(source)
-    session.flush()
-    return source
 
 
 def get(session: Session, source_id: int) -> Source:

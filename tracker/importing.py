@@ -1,15 +1,18 @@
 """Importing a watch list (TOML or OPML): check every source, add the new ones at once.
 
-A reader's OPML export can hold hundreds of feeds on a few dozen hosts. The private-network
-guard resolves each host, so the hosts are checked once each, concurrently, and only for
-sources that are not watched yet: re-importing the same file makes no lookups at all.
+A reader's OPML export can hold hundreds of feeds, often each on a host of its own. The
+private-network guard resolves each host, so the hosts are checked once each, concurrently
+(LOOKUPS_AT_ONCE, within LOOKUP_DEADLINE_SECONDS all told), and only for sources that are
+not watched yet: re-importing the same file makes no lookups at all. What is watched is read
+in one query, and the new sources are stored in one transaction, one batched insert.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,8 +25,11 @@ from tracker.models import SourcePublic
 from tracker.netguard import BlockedAddressError, check_host
 
 # Host lookups in flight at once: lookups wait on the network, not on this machine.
-LOOKUPS_AT_ONCE = 32
+LOOKUPS_AT_ONCE = 64
+# All of an import's lookups together; a host not answered by then passes (see check_hosts).
+LOOKUP_DEADLINE_SECONDS = 10.0
 
+Identity = tuple[str, str, str | None, str | None]
 Progress = Callable[[int, int], None]
 """Told (hosts checked so far, hosts to check) as the checks land."""
 
@@ -33,6 +39,7 @@ class ImportOutcome:
     added: list[SourcePublic]
     existing: list[int]
     hosts_checked: int
+    hosts_unanswered: int = 0
 
 
 def import_specs(
@@ -43,47 +50,67 @@ def import_specs(
     progress: Progress | None = None,
 ) -> ImportOutcome:
     """Check the specs (UserError naming the first bad one, and nothing is stored), then
-    add those not watched yet in one transaction."""
+    add those not watched yet in one transaction.
+
+    The database is asked twice (what is watched, before the checks and again inside the
+    write) and the new sources go out in one batched insert; an import with nothing new
+    takes no write lock and looks up no host.
+    """
     settings = db.settings
     # Everything but the address check first: no network, and a typo fails at once.
     offline = settings.model_copy(update={"allow_private_networks": True})
-    normalised = [_checked(n, spec, offline, where) for n, spec in enumerate(specs, 1)]
-    numbered = {catalog.identity(spec): n for n, spec in reversed(list(enumerate(normalised, 1)))}
-    unique = list({catalog.identity(spec): spec for spec in reversed(normalised)}.values())
-    unique.reverse()
+    numbered: dict[Identity, tuple[int, SourceSpec]] = {}
+    for n, spec in enumerate(specs, 1):
+        normal = _checked(n, spec, offline, where)
+        numbered.setdefault(catalog.identity(normal), (n, normal))
     with db.read() as session:
-        new = [spec for spec in unique if catalog.find(session, spec) is None]
+        watched = catalog.watched(session)
+    new = [spec for key, (_, spec) in numbered.items() if key not in watched]
+    if not new:
+        return ImportOutcome([], [watched[key] for key in numbered], 0)
     hosts = [] if settings.allow_private_networks else _hosts(new)
-    refused = check_hosts(hosts, progress=progress)
+    checks = check_hosts(hosts, progress=progress)
     for spec in new:
         host = _host_of(spec)
-        problem = refused.get(host) if host else None
+        problem = checks.refused.get(host) if host else None
         if problem:
-            n = numbered[catalog.identity(spec)]
+            n, _ = numbered[catalog.identity(spec)]
             raise UserError(
                 f"{where}: source {n} ({spec.target}): refused {spec.target}: {problem}"
             )
-    added, existing = [], []
     with db.session() as session:
-        for spec in unique:
-            found = catalog.find(session, spec)
-            if found is not None and found.id is not None:
-                existing.append(found.id)
-            else:
-                added.append(SourcePublic.of(catalog.add(session, spec)))
-    return ImportOutcome(added, existing, len(hosts))
+        # Asked again inside the write: another client may have added some meanwhile.
+        watched = catalog.watched(session)
+        fresh = [spec for key, (_, spec) in numbered.items() if key not in watched]
+        added = catalog.add_all(session, fresh)
+    existing = [watched[key] for key in numbered if key in watched]
+    return ImportOutcome(added, existing, len(hosts), checks.unanswered)
+
+
+@dataclass
+class HostChecks:
+    refused: dict[tuple[str, int], str]  # the reason of each
+    unanswered: int  # lookups still out at the deadline: they passed
 
 
 def check_hosts(
-    hosts: Sequence[tuple[str, int]], *, progress: Progress | None = None
-) -> dict[tuple[str, int], str]:
+    hosts: Sequence[tuple[str, int]],
+    *,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+) -> HostChecks:
     """Each (host, port) checked once, concurrently: the refused ones with the reason.
-    A host that cannot be resolved now passes (every fetch checks again when it connects)."""
+
+    A host that cannot be resolved now passes, and so does one whose lookup has not come
+    back after `deadline` seconds (LOOKUP_DEADLINE_SECONDS), for all of them together:
+    every fetch checks again when it connects, so a resolver that hangs slows an import
+    down by that much at most.
+    """
     refused: dict[tuple[str, int], str] = {}
     if progress:
         progress(0, len(hosts))
     if not hosts:
-        return refused
+        return HostChecks(refused, 0)
 
     def check(host: tuple[str, int]) -> tuple[tuple[str, int], str | None]:
         try:
@@ -94,13 +121,24 @@ def check_hosts(
             return host, None
         return host, None
 
-    with ThreadPoolExecutor(min(LOOKUPS_AT_ONCE, len(hosts)), "host-check") as pool:
-        for done, (host, problem) in enumerate(pool.map(check, hosts), 1):
+    done = 0
+    pool = ThreadPoolExecutor(min(LOOKUPS_AT_ONCE, len(hosts)), "host-check")
+    try:
+        futures = [pool.submit(check, host) for host in hosts]
+        wait = LOOKUP_DEADLINE_SECONDS if deadline is None else deadline
+        for future in as_completed(futures, timeout=wait):
+            host, problem = future.result()
             if problem:
                 refused[host] = problem
+            done += 1
             if progress:
                 progress(done, len(hosts))
-    return refused
+    except FuturesTimeout:
+        pass
+    finally:
+        # Lookups not started are dropped; those under way are not waited for here.
+        pool.shutdown(wait=False, cancel_futures=True)
+    return HostChecks(refused, len(hosts) - done)
 
 
 def _checked(n: int, spec: SourceSpec, settings: Settings, where: str) -> SourceSpec:

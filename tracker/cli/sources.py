@@ -19,7 +19,7 @@ from tracker.cli.output import ago, console, errors, print_json
 from tracker.config import Settings
 from tracker.durations import format_duration, parse_interval
 from tracker.errors import UserError
-from tracker.importing import Progress, import_specs
+from tracker.importing import LOOKUP_DEADLINE_SECONDS, Progress, import_specs
 from tracker.models import MAX_ID, SourcePublic
 
 app = typer.Typer(
@@ -224,27 +224,52 @@ def import_sources(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Add every source of a watch list that is not watched yet (safe to repeat)."""
-    added, existing = import_file(app_context(ctx), file)
+    added, existing = import_file(app_context(ctx), file, progress_lines=not as_json)
     if as_json:
         print_json({"added": added, "existing": existing})
     else:
         console.print(f"Imported {file.name}: {len(added)} added, {len(existing)} already watched.")
 
 
-def import_file(state: AppContext, file: Path) -> tuple[list[SourcePublic], list[int]]:
-    """Check every source of the file, then add the new ones in one transaction; a
-    progress bar on a terminal while the hosts are checked."""
+def import_file(
+    state: AppContext, file: Path, *, progress_lines: bool = True
+) -> tuple[list[SourcePublic], list[int]]:
+    """Check every source of the file, then add the new ones in one transaction; progress
+    on stderr while the hosts are checked (off a terminal, lines unless told not to)."""
     specs = watchlist.read(file)
-    with _host_progress(f"Checking the hosts of {file.name}") as progress:
+    label = f"Checking the hosts of {escape(file.name)}"
+    with _host_progress(label, lines=progress_lines) as progress:
         outcome = import_specs(state.db, specs, where=file.name, progress=progress)
+    if outcome.hosts_unanswered:
+        errors.print(
+            f"note: {outcome.hosts_unanswered} of {outcome.hosts_checked} host lookups did not "
+            f"come back within {LOOKUP_DEADLINE_SECONDS:g}s; those hosts are checked when polled"
+        )
     return outcome.added, outcome.existing
 
 
+# Off a terminal (a log, a pipe), a line per this many hosts checked, when there are as many.
+PROGRESS_LINE_EVERY = 50
+
+
 @contextmanager
-def _host_progress(label: str) -> Iterator[Progress | None]:
-    """A progress bar on stderr when it is a terminal (and the check takes a moment)."""
+def _host_progress(label: str, *, lines: bool) -> Iterator[Progress | None]:
+    """A progress bar on stderr when it is a terminal; otherwise, with `lines`, a line now
+    and then on a long check (a script asking for --json gets its stderr quiet)."""
     if not errors.is_terminal:
-        yield None
+        if not lines:
+            yield None
+            return
+
+        def line(done: int, total: int) -> None:
+            if (
+                total >= PROGRESS_LINE_EVERY
+                and done
+                and (done % PROGRESS_LINE_EVERY == 0 or done == total)
+            ):
+                errors.print(f"{label}: {done}/{total} hosts checked")
+
+        yield line
         return
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bar
