@@ -2,7 +2,7 @@
 
     python bench/webhook_latency.py [--webhooks 100] [--gap 0.2] [--modes embedded,distributed]
         [--redis-db 12] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
-        [--concurrency 2] [--warmup 2] [--keep-logs]
+        [--concurrency 2] [--warmup 2] [--burst 20] [--keep-logs]
 
 A stand-in Hub on loopback (tests/fakehub.py, a real HTTP server; the tracker reaches it
 through HF_ENDPOINT, which huggingface_hub honours) serves the author `northwind-ai` with
@@ -28,7 +28,9 @@ process's first poll and first delivery) are shown but not counted.
 
 Per mode: p50, p95 and max of webhook → alert over the gate closings, PASS when p95 ≤ 2 s;
 and where the time goes (p50 of: the webhook's answer, webhook → the poll's info call
-at the Hub, that call → the alert at the sink).
+at the Hub, that call → the alert at the sink). Then a check that the latency is not
+bought by giving up coalescing: the gate closes and `--burst` webhooks are sent at once;
+the info calls at the Hub and the alerts that follow are counted (one poll, one alert).
 """
 
 from __future__ import annotations
@@ -338,6 +340,27 @@ def measure(
     return timings
 
 
+def burst(hub: TimedHub, sink: AlertSink, port: int, size: int) -> dict[str, Any]:
+    """Close the gate and send `size` webhooks at once (one push fires several): still one
+    poll (info calls at the Hub) and one alert, checked 3 s after the alert came."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alerts, calls = len(sink.arrivals), len(hub.info_calls)
+    hub.set_gated("model", REPO, "manual")
+    sent = time.monotonic()
+    with ThreadPoolExecutor(size) as pool:
+        statuses = [status for status, _ in pool.map(lambda _: send_webhook(port), range(size))]
+    arrival = sink.wait_for(alerts + 1, 60)
+    time.sleep(3)
+    return {
+        "size": size,
+        "accepted": statuses.count(202),
+        "info_calls": len(hub.info_calls) - calls,
+        "alerts": len(sink.arrivals) - alerts,
+        "latency": None if arrival is None else arrival.at - sent,
+    }
+
+
 # --- the modes --------------------------------------------------------------------------------
 
 
@@ -359,11 +382,17 @@ def embedded(hub: TimedHub, sink: AlertSink, args: argparse.Namespace) -> dict[s
             procs.start("run", "run", "--port", str(port), "--no-watchlist")
             wait_until(lambda: healthy(port), 60, "`tracker run` to answer /healthz", procs)
             timings = measure(hub, sink, port, args, procs)
+            bursts = burst(hub, sink, port, args.burst)
         finally:
             procs.stop()
             if args.keep_logs:
                 keep(home, "embedded")
-    return {"mode": "embedded", "processes": "tracker run", **summarise(timings)}
+    return {
+        "mode": "embedded",
+        "processes": "tracker run",
+        "burst": bursts,
+        **summarise(timings),
+    }
 
 
 def distributed(hub: TimedHub, sink: AlertSink, args: argparse.Namespace) -> dict[str, Any]:
@@ -400,6 +429,7 @@ def distributed(hub: TimedHub, sink: AlertSink, args: argparse.Namespace) -> dic
                     procs,
                 )
                 timings = measure(hub, sink, port, args, procs)
+                bursts = burst(hub, sink, port, args.burst)
             finally:
                 procs.stop()
                 if args.keep_logs:
@@ -412,7 +442,7 @@ def distributed(hub: TimedHub, sink: AlertSink, args: argparse.Namespace) -> dic
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     processes = f"tracker serve + worker (prefork, {args.concurrency}) + beat"
-    return {"mode": "distributed", "processes": processes, **summarise(timings)}
+    return {"mode": "distributed", "processes": processes, "burst": bursts, **summarise(timings)}
 
 
 def keep(home: Path, mode: str) -> None:
@@ -472,6 +502,13 @@ def report(result: dict[str, Any]) -> None:
         f"(p95 {result['fetch_to_alert_p95'] * 1000:.0f} ms); "
         f"warm-up rounds (not counted) {result['warmup']} s; {result['processes']}"
     )
+    b = result["burst"]
+    latency = "none" if b["latency"] is None else f"{b['latency']:.3f} s"
+    print(
+        f"{'':<12} burst of {b['size']} webhooks at once after closing the gate: "
+        f"{b['accepted']} answered 202, {b['info_calls']} info call(s) at the Hub, "
+        f"{b['alerts']} alert(s), first alert after {latency}"
+    )
 
 
 def settings_line(args: argparse.Namespace) -> str:
@@ -498,6 +535,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--warmup", type=int, default=2, help="rounds shown, not counted")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait per alert")
+    parser.add_argument("--burst", type=int, default=20, help="webhooks of the burst check")
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
