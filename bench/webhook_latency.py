@@ -500,7 +500,8 @@ def report(result: dict[str, Any]) -> None:
         f"webhook → info call at the Hub {result['to_fetch_p50'] * 1000:.0f} ms, "
         f"info call → alert {result['fetch_to_alert_p50'] * 1000:.0f} ms "
         f"(p95 {result['fetch_to_alert_p95'] * 1000:.0f} ms); "
-        f"warm-up rounds (not counted) {result['warmup']} s; {result['processes']}"
+        f"warm-up, not counted (close, open per round) {result['warmup']} s; "
+        f"{result['processes']}"
     )
     b = result["burst"]
     latency = "none" if b["latency"] is None else f"{b['latency']:.3f} s"
