@@ -10,11 +10,13 @@ Both modes poll the same `--sources` feeds of bench/feedserver.py (its own proce
 items a feed, `--latency-ms` per response), added with `tracker sources import` of a
 generated TOML watch list (`every` 30 s, so every source is due from the start), for
 `--max-seconds` or until every source has been polled once, whichever comes first. Memory
-is sampled from the outside every 50 ms: the peak of the summed RSS of each process tree,
-and each process's own peak (VmHWM in /proc/<pid>/status).
+is sampled from the outside: the peak of the summed RSS of each process tree every 50 ms
+(as bench/scale.py), and every 0.5 s the peak of its summed PSS (/proc/<pid>/smaps_rollup:
+pages shared by forked processes divided among them, not counted in each) and each
+process's own peak (VmHWM in /proc/<pid>/status).
 
-- embedded: `tracker run --no-watchlist --workers W` on SQLite, exactly as bench/scale.py
-  runs it (its `run_once`), TRACKER_PER_HOST_LIMIT = min(W, 100) as there.
+- embedded: `tracker run --no-watchlist --workers W` on SQLite, as bench/scale.py runs it
+  (its watch list and import), TRACKER_PER_HOST_LIMIT = min(W, 100) as there.
 - distributed: `tracker worker --concurrency C --pool prefork` and `tracker beat`, with
   the broker on `--broker` (a Redis db of its own, emptied before and after) and the
   database in a fresh schema of `--postgres` (created, migrated by the tracker's own
@@ -45,7 +47,7 @@ sys.path.insert(0, str(BENCH))
 
 from benchutil import TreeSampler, describe_setup  # noqa: E402
 from feedserver import FeedServer  # noqa: E402
-from scale import prepare, run_once, vm_hwm_kib  # noqa: E402
+from scale import free_port, polled, prepare, vm_hwm_kib  # noqa: E402
 
 from workers.names import POLL_QUEUE  # noqa: E402
 
@@ -63,21 +65,39 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def pss_kib(pid: int) -> int:
+    """Proportional set size: the process's private pages plus its share of the pages it
+    shares with others (forked children), so a tree's PSS sums to what it really holds."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
 @dataclass
 class Tree:
-    """A process tree being watched: its summed-RSS peak and each process's own peak."""
+    """A process tree being watched: its summed-RSS peak (50 ms), its summed-PSS peak and
+    each process's own peak (VmHWM), these two read whenever `sample` is called."""
 
     name: str
     process: subprocess.Popen
     sampler: TreeSampler
     hwm: dict[int, int] = field(default_factory=dict)  # pid -> VmHWM KiB
+    pss_peak: int = 0
 
     def sample(self) -> None:
         pending = [self.process.pid]
+        pss = 0
         while pending:
             pid = pending.pop()
             self.hwm[pid] = max(self.hwm.get(pid, 0), vm_hwm_kib(pid))
+            pss += pss_kib(pid)
             pending += children(pid)
+        self.pss_peak = max(self.pss_peak, pss)
 
 
 def start(name: str, command: list[str], env: dict, cwd: Path) -> Tree:
@@ -102,7 +122,62 @@ def stop(tree: Tree, timeout: float = 60) -> None:
     tree.sampler.join()
 
 
-def distributed(args, server: FeedServer, work: Path, env: dict) -> dict:
+@dataclass
+class Outcome:
+    mode: str
+    polled: int
+    elapsed: float
+    first: float | None
+    trees: list[Tree]
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        span = self.elapsed - (self.first or 0.0)
+        return self.polled / span if span > 0 and self.polled else 0.0
+
+
+def watch(trees: list[Tree], count, total: int, max_seconds: float, logs: Path) -> tuple:
+    """Sample the trees every 0.5 s until `count()` reaches `total` or time is up."""
+    started = time.perf_counter()
+    done, first, elapsed = 0, None, 0.0
+    while True:
+        time.sleep(0.5)
+        for tree in trees:
+            tree.sample()
+            if tree.process.poll() is not None:
+                tail = (logs / f"{tree.name}.log").read_text(errors="replace")[-1500:]
+                raise RuntimeError(f"{tree.name} exited {tree.process.returncode}: {tail}")
+        done = count()
+        elapsed = time.perf_counter() - started
+        if done and first is None:
+            first = elapsed
+        if done >= total or elapsed > max_seconds:
+            break
+    for tree in trees:
+        tree.sample()
+    return done, elapsed, first
+
+
+def embedded(args, server: FeedServer, work: Path, env: dict) -> Outcome:
+    eenv = env | {"TRACKER_PER_HOST_LIMIT": str(min(args.run_workers, 100))}
+    home, took = prepare(args.sources, server, work, "30s", args.tracker, eenv)
+    print(f"  embedded: {args.sources} sources imported into SQLite in {took:.1f}s", flush=True)
+    command = [args.tracker, "run", "--no-watchlist", "--port", str(free_port())]
+    command += ["--workers", str(args.run_workers)]
+    tree = start("run", command, eenv | {"TRACKER_HOME": str(home)}, home)
+    try:
+        done, elapsed, first = watch(
+            [tree], lambda: polled(home / "tracker.db")[0], args.sources, args.max_seconds, home
+        )
+    finally:
+        stop(tree)
+    return Outcome(
+        f"tracker run, {args.run_workers} workers (SQLite)", done, elapsed, first, [tree]
+    )
+
+
+def distributed(args, server: FeedServer, work: Path, env: dict) -> Outcome:
     import redis
     import sqlalchemy as sa
 
@@ -123,6 +198,7 @@ def distributed(args, server: FeedServer, work: Path, env: dict) -> dict:
         "PYTHONUNBUFFERED": "1",
     }
     trees: list[Tree] = []
+    engine = sa.create_engine(database_url)
     try:
         watchlist = work / "distributed.toml"
         watchlist.write_text(
@@ -147,47 +223,21 @@ def distributed(args, server: FeedServer, work: Path, env: dict) -> dict:
         worker_cmd = [args.tracker, "worker", "--concurrency", str(args.concurrency)]
         worker_cmd += ["--pool", "prefork", "-n", "memory@%h"]
         beat_cmd = [args.tracker, "beat", "--schedule", str(home / "celerybeat-schedule")]
-        started = time.perf_counter()
-        worker = start("worker", worker_cmd, denv, home)
-        beat = start("beat", beat_cmd, denv, home)
-        trees = [worker, beat]
-        engine = sa.create_engine(database_url)
-        count = 0
-        first = None
-        while True:
-            time.sleep(0.5)
-            for tree in trees:
-                tree.sample()
-                if tree.process.poll() is not None:
-                    tail = (home / f"{tree.name}.log").read_text(errors="replace")[-1500:]
-                    raise RuntimeError(f"{tree.name} exited {tree.process.returncode}: {tail}")
+        trees = [start("worker", worker_cmd, denv, home), start("beat", beat_cmd, denv, home)]
+
+        def count() -> int:
             with engine.connect() as connection:
-                count = connection.execute(
-                    sa.text("SELECT count(last_polled_at) FROM source")
-                ).scalar_one()
-            elapsed = time.perf_counter() - started
-            if count and first is None:
-                first = elapsed
-            if count >= args.sources or elapsed > args.max_seconds:
-                break
-        for tree in trees:
-            tree.sample()
-        queued = broker.llen(POLL_QUEUE)
-        engine.dispose()
-        return {
-            "polled": count,
-            "elapsed": elapsed,
-            "first": first,
-            "worker_tree": worker.sampler.peak,
-            "worker_hwm": dict(worker.hwm),
-            "worker_pid": worker.process.pid,
-            "beat_tree": beat.sampler.peak,
-            "beat_hwm": max(beat.hwm.values(), default=0),
-            "queued": queued,
-        }
+                query = sa.text("SELECT count(last_polled_at) FROM source")
+                return int(connection.execute(query).scalar_one())
+
+        done, elapsed, first = watch(trees, count, args.sources, args.max_seconds, home)
+        note = f"poll tasks still queued in the broker at the end: {broker.llen(POLL_QUEUE)}"
+        mode = f"tracker worker, prefork {args.concurrency} (PostgreSQL)"
+        return Outcome(mode, done, elapsed, first, trees, note)
     finally:
         for tree in trees:
             stop(tree)
+        engine.dispose()
         broker.flushdb()
         with admin.begin() as connection:
             connection.execute(sa.text("SET lock_timeout = '30s'"))
@@ -218,94 +268,70 @@ def main() -> None:
         flush=True,
     )
     work = Path(tempfile.mkdtemp(prefix="memory-"))
-    embedded = dist = None
+    outcomes: list[Outcome] = []
     try:
         with FeedServer(args.sources, latency_ms=args.latency_ms) as server:
-            if not args.skip_embedded:
-                eenv = env | {"TRACKER_PER_HOST_LIMIT": str(min(args.run_workers, 100))}
-                template, took = prepare(args.sources, server, work, "30s", args.tracker, eenv)
-                print(f"  embedded: {args.sources} sources imported in {took:.1f}s", flush=True)
-                scale_args = argparse.Namespace(
-                    tick=None, tracker=args.tracker, max_seconds=args.max_seconds
-                )
-                embedded = run_once(
-                    scale_args, args.sources, args.run_workers, template, work, eenv
-                )
-                print(
-                    f"  embedded: {embedded.polled} polled in {embedded.elapsed:.1f}s", flush=True
-                )
-            if not args.skip_distributed:
+            modes = [] if args.skip_embedded else [("embedded", embedded)]
+            modes += [] if args.skip_distributed else [("distributed", distributed)]
+            for name, measure in modes:
                 try:
-                    dist = distributed(args, server, work, env)
+                    outcome = measure(args, server, work, env)
                 except Exception as error:
-                    print(f"  distributed: failed: {str(error)[-1500:]}")
-                else:
-                    print(
-                        f"  distributed: {dist['polled']} polled in {dist['elapsed']:.1f}s",
-                        flush=True,
-                    )
+                    print(f"  {name}: failed: {str(error)[-1500:]}", flush=True)
+                    continue
+                outcomes.append(outcome)
+                print(f"  {name}: {outcome.polled} polled in {outcome.elapsed:.1f}s", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(args, embedded, dist)
+    report(args, outcomes)
 
 
-def report(args, embedded, dist) -> None:
+def report(args, outcomes: list[Outcome]) -> None:
     print()
     print(describe_setup())
     print(
-        f"{'mode':<34}{'polled':>8}{'seconds':>9}{'sources/s':>10}{'tree MiB':>10}"
-        f"{'main MiB':>10}{'largest child MiB':>19}"
+        f"{'process tree':<40}{'polled':>7}{'seconds':>8}{'src/s':>7}{'RSS MiB':>8}"
+        f"{'PSS MiB':>8}{'main MiB':>9}{'children (own peaks, MiB)':>27}"
     )
-    if embedded:
-        rate = embedded.rate
-        print(
-            f"{'tracker run, ' + str(args.run_workers) + ' workers (SQLite)':<34}"
-            f"{embedded.polled:>8}{embedded.elapsed:>9.1f}{rate:>10.2f}"
-            f"{embedded.tree_peak_kib / 1024:>10.0f}{embedded.main_hwm_kib / 1024:>10.0f}"
-            f"{'-':>19}"
-        )
-    if dist:
-        hwm = dict(dist["worker_hwm"])
-        main = hwm.pop(dist["worker_pid"], 0)
-        pool = sorted(hwm.values(), reverse=True)
-        span = dist["elapsed"] - (dist["first"] or 0)
-        rate = dist["polled"] / span if span > 0 else 0.0
-        print(
-            f"{'tracker worker, prefork ' + str(args.concurrency) + ' (PostgreSQL)':<34}"
-            f"{dist['polled']:>8}{dist['elapsed']:>9.1f}{rate:>10.2f}"
-            f"{dist['worker_tree'] / 1024:>10.0f}{main / 1024:>10.0f}"
-            f"{(pool[0] if pool else 0) / 1024:>19.0f}"
-        )
-        print(
-            f"{'tracker beat':<34}{'':>8}{'':>9}{'':>10}{dist['beat_tree'] / 1024:>10.0f}"
-            f"{dist['beat_hwm'] / 1024:>10.0f}{'-':>19}"
-        )
-        print(
-            f"worker processes' own peaks (VmHWM, MiB): main {main / 1024:.0f}, pool "
-            + ", ".join(f"{k / 1024:.0f}" for k in pool)
-            + f"; poll tasks still queued in the broker at the end: {dist['queued']}"
-        )
-    print(
-        "(tree = peak of the summed RSS of the process tree, sampled every 50 ms: pages "
-        "shared between forked processes are counted in each; main = VmHWM of the top process)"
-    )
-    if embedded:
-        tree = embedded.tree_peak_kib / 1024
-        print(
-            f"[{'PASS' if tree < LIMIT_MIB else 'MISS'}] tracker run, {args.sources:,} sources: "
-            f"under {LIMIT_MIB} MiB: {tree:.0f} MiB"
-        )
-    if dist:
-        total = (dist["worker_tree"] + dist["beat_tree"]) / 1024
-        print(
-            f"distributed total (worker tree + beat tree): {total:.0f} MiB"
-            + (
-                "; worker tree / tracker run tree "
-                f"{dist['worker_tree'] / embedded.tree_peak_kib:.2f}x"
-                if embedded
-                else ""
+    for o in outcomes:
+        for n, tree in enumerate(o.trees):
+            hwm = dict(tree.hwm)
+            main = hwm.pop(tree.process.pid, 0)
+            kids = ", ".join(f"{k / 1024:.0f}" for k in sorted(hwm.values(), reverse=True))
+            label = o.mode if n == 0 else f"  {tree.name}"
+            figures = f"{o.polled:>7}{o.elapsed:>8.1f}{o.rate:>7.1f}" if n == 0 else f"{'':>22}"
+            print(
+                f"{label:<40}{figures}{tree.sampler.peak / 1024:>8.0f}{tree.pss_peak / 1024:>8.0f}"
+                f"{main / 1024:>9.0f}  {kids or '-'}"
             )
+        if o.note:
+            print(f"  ({o.note})")
+    print(
+        "(RSS = peak of the summed RSS of the tree, sampled every 50 ms: pages that forked "
+        "processes share are counted in each; PSS = peak of the summed proportional set "
+        "size, every 0.5 s: shared pages divided among their sharers; main = VmHWM of the "
+        "top process; src/s = sources polled a second from the first poll)"
+    )
+    by = {o.mode.split(",")[0]: o for o in outcomes}
+    run = by.get("tracker run")
+    if run:
+        tree = run.trees[0].sampler.peak / 1024
+        print(
+            f"[{'PASS' if tree < LIMIT_MIB else 'MISS'}] tracker run, {args.sources:,} sources, "
+            f"under {LIMIT_MIB} MiB (summed RSS of the tree): {tree:.0f} MiB"
         )
+    dist = by.get("tracker worker")
+    if dist:
+        rss = sum(t.sampler.peak for t in dist.trees) / 1024
+        pss = sum(t.pss_peak for t in dist.trees) / 1024
+        line = f"distributed, worker tree + beat tree: RSS {rss:.0f} MiB, PSS {pss:.0f} MiB"
+        if run:
+            line += (
+                f"; worker tree / tracker run tree: RSS "
+                f"{dist.trees[0].sampler.peak / run.trees[0].sampler.peak:.2f}x, PSS "
+                f"{dist.trees[0].pss_peak / max(run.trees[0].pss_peak, 1):.2f}x"
+            )
+        print(line)
 
 
 if __name__ == "__main__":
