@@ -4,7 +4,7 @@
                            [--run-workers 16] [--concurrency 4]
                            [--broker redis://127.0.0.1:6379/13]
                            [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
-                           [--skip-embedded] [--skip-distributed]
+                           [--skip-embedded] [--skip-distributed] [--preloaded]
 
 Both modes poll the same `--sources` feeds of bench/feedserver.py (its own process, 20-200
 items a feed, `--latency-ms` per response), added with `tracker sources import` of a
@@ -25,12 +25,19 @@ process's own peak (VmHWM in /proc/<pid>/status).
   beat dispatches due sources every TRACKER_DISPATCH_EVERY_SECONDS (5 s, the default),
   500 at a time, each a `poll` task on the worker. TRACKER_PER_HOST_LIMIT=100.
 
+With `--preloaded`, a second worker is measured the same way on a fresh schema: launched
+through this script, its main process imports what a poll imports lazily (the source
+kinds, the feed parser) and freezes the garbage collector's objects (`gc.freeze()` in
+Celery's `worker_init`) before the pool is forked, so the pool processes share those pages
+instead of each importing and touching its own copy. The product is not changed by it.
+
 "polled" is the count of sources with `last_polled_at`, read from the database every 0.5 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import signal
@@ -177,7 +184,40 @@ def embedded(args, server: FeedServer, work: Path, env: dict) -> Outcome:
     )
 
 
-def distributed(args, server: FeedServer, work: Path, env: dict) -> Outcome:
+PRELOAD = [
+    "workers.tasks",
+    "tracker.feedparse",
+    "tracker.sources.feed",
+    "tracker.sources.page",
+    "tracker.sources.hub",
+]
+
+
+def launch_preloaded(argv: list[str]) -> None:
+    """`tracker ARGV` (a worker) whose main process imports what a poll imports lazily and
+    freezes the garbage collector's objects before it forks its pool: what the pool
+    processes then share instead of each importing and touching its own copy. It changes
+    nothing in the product's files."""
+    import gc
+    import importlib
+
+    from celery.signals import worker_init
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+    def freeze(**_: object) -> None:
+        gc.collect()
+        gc.freeze()
+
+    worker_init.connect(freeze, weak=False)
+    from tracker.cli import run
+
+    sys.argv = ["tracker", *argv]
+    run()
+
+
+def distributed(args, server: FeedServer, work: Path, env: dict, preload: bool = False) -> Outcome:
     import redis
     import sqlalchemy as sa
 
@@ -188,7 +228,7 @@ def distributed(args, server: FeedServer, work: Path, env: dict) -> Outcome:
     database_url = f"{args.postgres}?options=-csearch_path%3D{schema}"
     broker = redis.Redis.from_url(args.broker)
     broker.flushdb()
-    home = work / "distributed"
+    home = work / ("distributed-preloaded" if preload else "distributed")
     home.mkdir()
     denv = env | {
         "TRACKER_HOME": str(home),
@@ -220,7 +260,10 @@ def distributed(args, server: FeedServer, work: Path, env: dict) -> Outcome:
             f"{time.perf_counter() - started:.1f}s",
             flush=True,
         )
-        worker_cmd = [args.tracker, "worker", "--concurrency", str(args.concurrency)]
+        worker_cmd = [args.tracker]
+        if preload:
+            worker_cmd = [sys.executable, str(Path(__file__).resolve()), "--launch-preloaded"]
+        worker_cmd += ["worker", "--concurrency", str(args.concurrency)]
         worker_cmd += ["--pool", "prefork", "-n", "memory@%h"]
         beat_cmd = [args.tracker, "beat", "--schedule", str(home / "celerybeat-schedule")]
         trees = [start("worker", worker_cmd, denv, home), start("beat", beat_cmd, denv, home)]
@@ -233,6 +276,8 @@ def distributed(args, server: FeedServer, work: Path, env: dict) -> Outcome:
         done, elapsed, first = watch(trees, count, args.sources, args.max_seconds, home)
         note = f"poll tasks still queued in the broker at the end: {broker.llen(POLL_QUEUE)}"
         mode = f"tracker worker, prefork {args.concurrency} (PostgreSQL)"
+        if preload:
+            mode = f"tracker worker, prefork {args.concurrency}, preloaded"
         return Outcome(mode, done, elapsed, first, trees, note)
     finally:
         for tree in trees:
@@ -246,6 +291,9 @@ def distributed(args, server: FeedServer, work: Path, env: dict) -> Outcome:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--launch-preloaded"]:
+        launch_preloaded(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=200)
@@ -256,6 +304,12 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--skip-distributed", action="store_true")
+    parser.add_argument(
+        "--preloaded",
+        action="store_true",
+        help="also measure a worker launched with its poll modules imported and gc frozen "
+        "before the fork (a bench launcher; the product unchanged)",
+    )
     parser.add_argument("--tracker", default=shutil.which("tracker") or "tracker")
     args = parser.parse_args()
     if args.sources < 1 or args.concurrency < 1 or args.run_workers < 1:
@@ -273,6 +327,8 @@ def main() -> None:
         with FeedServer(args.sources, latency_ms=args.latency_ms) as server:
             modes = [] if args.skip_embedded else [("embedded", embedded)]
             modes += [] if args.skip_distributed else [("distributed", distributed)]
+            if args.preloaded:
+                modes.append(("preloaded", functools.partial(distributed, preload=True)))
             for name, measure in modes:
                 try:
                     outcome = measure(args, server, work, env)
@@ -320,7 +376,7 @@ def report(args, outcomes: list[Outcome]) -> None:
             f"[{'PASS' if tree < LIMIT_MIB else 'MISS'}] tracker run, {args.sources:,} sources, "
             f"under {LIMIT_MIB} MiB (summed RSS of the tree): {tree:.0f} MiB"
         )
-    dist = by.get("tracker worker")
+    dist = next((o for o in outcomes if o.mode.startswith("tracker worker")), None)
     if dist:
         rss = sum(t.sampler.peak for t in dist.trees) / 1024
         pss = sum(t.pss_peak for t in dist.trees) / 1024
