@@ -145,6 +145,16 @@ def import_profile(
     return modules, packages, total
 
 
+def _median(runs: list[dict[str, int]]) -> dict[str, int]:
+    """Per name, the median over the runs that imported it (present in most runs)."""
+    names = {name for run in runs for name in run}
+    return {
+        name: int(statistics.median(run[name] for run in runs if name in run))
+        for name in names
+        if sum(name in run for run in runs) * 2 > len(runs)
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="Runs of each command.")
@@ -157,6 +167,9 @@ def main() -> None:
         help="The tracker command (default: PYTHON -m tracker, the code of this checkout).",
     )
     parser.add_argument("--top", type=int, default=8, help="Modules listed per command.")
+    parser.add_argument(
+        "--profiles", type=int, default=3, help="-X importtime runs per command (medians)."
+    )
     options = parser.parse_args()
     tracker = shlex.split(options.tracker) if options.tracker else [options.python, "-m", "tracker"]
 
@@ -194,9 +207,15 @@ def main() -> None:
             print(f"{label:<36} {used:7.3f} {took:7.3f} {ratio:9.2f}x  {goal}")
 
         print()
-        print(f"-X importtime, cumulative ms (top {options.top} modules, then the watched ones)")
+        print(
+            f"-X importtime, cumulative ms, median of {options.profiles} runs "
+            f"(top {options.top} packages, then the watched ones)"
+        )
         for label, args in COMMANDS:
-            modules, packages, total = import_profile(options.python, args, env)
+            runs = [import_profile(options.python, args, env) for _ in range(options.profiles)]
+            modules = _median([run[0] for run in runs])
+            packages = _median([run[1] for run in runs])
+            total = statistics.median(run[2] for run in runs)
             tops = sorted(
                 ((us, name) for name, us in packages.items() if name != "tracker"), reverse=True
             )[: options.top]
