@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from tracker import logs
 from tracker.cli.context import app_context
-from tracker.config import Settings
-from tracker.db import upgrade
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -16,6 +19,7 @@ def worker(ctx: typer.Context) -> None:
     """Start a Celery worker (options after the command go to Celery, e.g. --concurrency 8)."""
     from celery.signals import celeryd_init
 
+    from tracker.db import upgrade
     from workers.celery_app import create_celery
 
     state = app_context(ctx)
@@ -43,6 +47,7 @@ def worker(ctx: typer.Context) -> None:
 
 def beat(ctx: typer.Context) -> None:
     """Start the Celery beat: dispatches due sources, sweeps deliveries, sends digests."""
+    from tracker.db import upgrade
     from workers.celery_app import create_celery
 
     state = app_context(ctx)
