@@ -26,7 +26,9 @@ one item). In each cycle every contender runs as a child process, one after the 
 
 Wall time is the child's whole life (interpreter start and imports included), measured
 from the parent; peak RSS is the child's own `ru_maxrss` from os.wait4, so it is measured
-from the outside and per child. Requests and body bytes come from the server's request log
+from the outside and per child. CPU is the child's own (os.wait4) plus, apart, that of its
+descendants sampled from /proc (the tracker's parse workers, whose fork server nobody waits
+for, are not in the child's rusage). Requests and body bytes come from the server's request log
 (and, for the tracker, from its JSON output too). Then feedparser alone parses every body
 (and the changed bodies) on one core, in a child process, with the tracker's own call.
 """
