@@ -50,6 +50,8 @@ STORED_PROMPT_CHARS = 300
 # Readings kept for reuse, by what was read: a lab gives many repos one gate prompt or one
 # license page (a Llama gate takes tens of milliseconds to read).
 READINGS_KEPT = 128
+# Digests of gate fields kept for reuse (`_card_digest`).
+DIGESTS_KEPT = 256
 T = TypeVar("T")
 
 
@@ -169,8 +171,43 @@ def _has_prompt(gate: Mapping[str, Any]) -> bool:
 
 
 def _card_digest(raw: Mapping[str, Any]) -> str:
+    """The digest of a card's gate fields. A lab gives many repos one gate: the digest of
+    the same fields is kept (serialising a 12 KB prompt costs more than the rest of a
+    repo's detection)."""
+    try:
+        key = _frozen(raw)
+        hash(key)
+    except TypeError:
+        return _digest_of(raw)
+    with _readings_lock:
+        found = _digests.get(key)
+        if found is not None:
+            _digests.move_to_end(key)
+            return found
+    found = _digest_of(raw)
+    with _readings_lock:
+        _digests[key] = found
+        while len(_digests) > DIGESTS_KEPT:
+            _digests.popitem(last=False)
+    return found
+
+
+def _digest_of(raw: Mapping[str, Any]) -> str:
     body = json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable value equal for two values only when they serialise alike (types are
+    kept: `1`, `1.0`, `True` and `"1"` differ)."""
+    if isinstance(value, Mapping):
+        items = ((type(k).__name__, str(k), _frozen(v)) for k, v in value.items())
+        return ("{}", tuple(sorted(items, key=lambda item: item[:2])))
+    if isinstance(value, list | tuple):
+        return ("[]", tuple(_frozen(v) for v in value))
+    if value is None or type(value) in (str, int, bool):
+        return value if type(value) is str else (type(value).__name__, value)
+    return (type(value).__name__, repr(value))
 
 
 # ------------------------------------------------------------------------ the license page
@@ -268,6 +305,7 @@ def _validators(page: LicensePage) -> dict[str, Any]:
 
 _readings: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _readings_lock = threading.Lock()
+_digests: OrderedDict[Any, str] = OrderedDict()
 
 
 def _reading(key: tuple[Any, ...], read: Callable[[], T]) -> T:
