@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tracker import disclosure, lineage, scorecards
+from tracker.bulk import collector_paused
 from tracker.detect import Detection, clauses
 from tracker.detect.hub import detect_repos
 from tracker.detect.lineage import closing_bases
@@ -78,15 +79,16 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
         if used == context and (states is previous or states == previous):
             return detection
     target = hub.parse_target(context.target, context.types)
-    return detect_repos(
-        previous,
-        observation.hub,
-        baselined=context.baselined,
-        endpoint=context.hf_endpoint,
-        author=None if target.name else target.owner,
-        disclosure_rules=context.rules,
-        clause_rules=context.clause_rules,
-    )
+    with collector_paused():
+        return detect_repos(
+            previous,
+            observation.hub,
+            baselined=context.baselined,
+            endpoint=context.hf_endpoint,
+            author=None if target.name else target.owner,
+            disclosure_rules=context.rules,
+            clause_rules=context.clause_rules,
+        )
 
 
 KIND = SourceKind(

@@ -29,6 +29,7 @@ from huggingface_hub.utils import (
 )
 
 from tracker import __version__
+from tracker.bulk import collector_paused
 from tracker.config import Settings
 from tracker.errors import FetchError, RateLimitedError
 from tracker.http import MAX_RETRY_AFTER, retry_after
@@ -101,8 +102,9 @@ class HubClient:
     def list_repos(self, repo_type: str, author: str) -> list[RepoState]:
         """Every repo of `author` of one type; raises unless every page arrived."""
         query = [("author", author), *(("expand", field) for field in EXPAND[repo_type])]
-        rows = self._list(repo_type, query, max_pages=None)
-        return [_repo_state(repo_type, INFO_CLASS[repo_type](**raw)) for raw in rows]
+        with collector_paused():
+            rows = self._list(repo_type, query, max_pages=None)
+            return [_repo_state(repo_type, INFO_CLASS[repo_type](**raw)) for raw in rows]
 
     def count_repos(self, repo_type: str, author: str) -> int:
         """Whether `author` has repos of this type: 0 or 1 (one row asked for, one request)."""
