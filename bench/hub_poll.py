@@ -2,7 +2,7 @@
 
     python bench/hub_poll.py [--sizes 10,1000,5000] [--detect 100000]
     python bench/hub_poll.py --large 50000 [--baseline-python OTHER/.venv/bin/python]
-        [--steady 3] [--contender-python PY]
+        [--baseline-name old] [--steady 3] [--contender-python PY]
 
 Runs a fake Hub on loopback (tests/fakehub.py, 1,000 repos per listing page as the real Hub
 serves at most) and a throwaway SQLite database. Prints, per author size: requests of the
@@ -426,11 +426,12 @@ def main() -> None:
     parser.add_argument(
         "--baseline-python", help="another tree's Python, measured beside it (--large)"
     )
+    parser.add_argument("--baseline-name", default="old", help="its name in the tables")
     args = parser.parse_args()
     if args.large:
         contenders = [("new", args.contender_python)]
         if args.baseline_python:
-            contenders.append(("old", args.baseline_python))
+            contenders.append((args.baseline_name[:4], args.baseline_python))
         large(args.large, args.steady, contenders)
         return
     print(

@@ -76,6 +76,8 @@ def repo_terms(
 ) -> RepoTerms:
     """The terms of `repo` now (what `before` stored, updated by what the poll saw), and
     their events. `url` is the repo's page; `rev` the stored state's change counter."""
+    if not repo.gated and not gate_fields(repo.gate) and not _names_page(repo):
+        return RepoTerms()  # no gate and no page named: no terms (most repos)
     before = before or {}
     found = RepoTerms()
     gate, gate_events = _gate(before, repo, url=url, rev=rev, rules=rules, at=observed_at)
@@ -284,6 +286,11 @@ def _page(
             after={**(event.after or {}), "open_license": after.open_license},
         )
     return state, [event] if event is not None else []
+
+
+def _names_page(repo: RepoState) -> bool:
+    link = repo.license_link
+    return isinstance(link, str) and bool(link.strip())
 
 
 def _has_terms(stored: Mapping[str, Any] | None) -> bool:
