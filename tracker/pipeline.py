@@ -102,7 +102,19 @@ def poll_source(
                 if current is None or not holds_lease(current, lease_token):
                     result.status = MOOT  # removed meanwhile, or polled by someone else
                     return result
-                _record(session, kind, current, fetched, result, now=now, settings=db.settings)
+                # Item states are written only where a poll is recorded, which moves
+                # `last_polled_at`: unmoved, the states read before the fetch still hold.
+                held = kind.reads_items and current.last_polled_at == source.last_polled_at
+                _record(
+                    session,
+                    kind,
+                    current,
+                    fetched,
+                    result,
+                    now=now,
+                    settings=db.settings,
+                    items=items if held else None,
+                )
                 result.rerun = _asked_again(current, started_at)
                 outcome = _done(result, started).as_dict()
                 store.record_outcome(current, outcome | {"started_at": started_at.isoformat()})
@@ -225,8 +237,10 @@ def _record(
     *,
     now: datetime,
     settings: Settings,
+    items: Mapping | None = None,
 ) -> None:
-    """Detect and record, in the caller's transaction; the new events' deliveries too."""
+    """Detect and record, in the caller's transaction; the new events' deliveries too.
+    `items`: the source's item states as this transaction would read them, when known."""
     drafts: list[EventDraft] = []
     exposures: list[Exposure] = []
     observation = fetched.observation
@@ -236,7 +250,9 @@ def _record(
         drafts += [recovered] if recovered else []
         first = source.baselined_at is None and not observation.unchanged
         if not observation.unchanged:
-            previous = store.load_item_states(session, source.id)
+            if items is None:
+                items = store.load_item_states(session, source.id)
+            previous = items
             context = _context(source, settings)
             detection = kind.detect(previous, observation, context)
             if kind.relate is not None:
