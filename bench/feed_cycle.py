@@ -368,7 +368,7 @@ def report(args, results, parse_all: dict, parse_changed: dict, changed: int) ->
             f"{run.server['not_modified']:>6}{run.server['body_bytes'] / 1e6:>9.2f}"
             f"{run.extra['unchanged_bytes']:>12}"
         )
-    for cycle, name in [(c, n) for n in TRACKERS for c in CYCLES]:
+    for cycle, name in [(c, n) for n in TRACKERS for c in CYCLES if (c, n) in results]:
         doc = results[(cycle, name)].extra.get("doc", {})
         if doc:
             print(
