@@ -129,7 +129,9 @@ def test_a_terminal_gets_a_progress_bar(
         def update(self, task: int, *, completed: int, total: int) -> None:
             shown.append((shown[0][0], total, completed))
 
-    monkeypatch.setattr(type(sources.errors), "is_terminal", property(lambda self: True))
+    sources.errors.file  # noqa: B018 (the console is made on first use; make it now)
+    real = sources.errors._console  # type: ignore[attr-defined]
+    monkeypatch.setattr(type(real), "is_terminal", property(lambda self: True))
     monkeypatch.setattr("rich.progress.Progress", Bar)
 
     outcome = ok_json(cli("sources", "import", str(opml(tmp_path / "feeds.opml", 60)), "--json"))

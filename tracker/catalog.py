@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from tracker import dbread
 from tracker.config import Settings
 from tracker.durations import MAX_INTERVAL, MIN_INTERVAL, check_interval
 from tracker.errors import NotFoundError, UserError
@@ -192,7 +193,9 @@ def find_by_id(session: Session, source_id: int | None) -> Source | None:
 
 
 def all_sources(session: Session) -> list[Source]:
-    return list(session.exec(select(Source).order_by(col(Source.id))))
+    """Every source in id order (the statement `tracker sources list` runs, too)."""
+    listing = sa.text(dbread.ALL_SOURCES_SQL)
+    return list(session.scalars(select(Source).from_statement(listing)))
 
 
 def remove(session: Session, source_id: int) -> Source:

@@ -8,11 +8,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tracker.quicksettings import BUSY_TIMEOUT_DEFAULT, default_home
+
 MIB = 1024 * 1024
-
-
-def default_home() -> Path:
-    return Path.home() / ".local" / "share" / "release-tracker"
 
 
 class Settings(BaseSettings):
@@ -86,7 +84,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     debug: bool = False
     # How long SQLite waits for another writer before "database is locked".
-    db_busy_timeout_seconds: float = Field(default=30.0, gt=0)
+    db_busy_timeout_seconds: float = Field(default=BUSY_TIMEOUT_DEFAULT, gt=0)
 
     hf_endpoint: str = Field(
         default="https://huggingface.co",

@@ -13,12 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tracker.config import Settings
+from tracker.dbread import READ_ONLY, SCHEMA_HEAD
 from tracker.errors import UserError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-READ_ONLY = "tracker_read_only"
-# The newest migration in migrations/versions; a new migration updates it (a test checks).
-SCHEMA_HEAD = "0006"
 # Any constant works; it only has to be the same for every process of one installation.
 _PG_MIGRATION_LOCK = 7_351_209
 

@@ -1,17 +1,25 @@
-"""Reading the event log: filters shared by the CLI, the web API and the Atom feed."""
+"""Reading the event log: filters shared by the CLI, the web API and the Atom feed.
+
+The statement is built once (`statement`) and run either through the ORM (`query`: the
+web side) or through the DB-API driver alone (`read`: commands that only read, without
+importing SQLAlchemy).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, or_, select
-
+from tracker.dbread import EVENT_COLUMNS, Binder, Reader, Statement, like_escaped, row_values
 from tracker.errors import UserError
 from tracker.events import KINDS, SEVERITIES, severity_rank
-from tracker.models import Event
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from tracker.models import Event
 
 
 @dataclass(frozen=True)
@@ -44,38 +52,62 @@ def check_kinds(kinds: Sequence[str]) -> list[str]:
     return list(kinds)
 
 
-def query(session: Session, wanted: EventFilter) -> list[Event]:
-    """Matching events, newest first."""
+def statement(wanted: EventFilter, bind: Binder) -> Statement:
+    """The SELECT of the matching events, newest first, for `bind`'s dialect."""
     if wanted.limit < 1:
         raise UserError("--limit must be at least 1")
-    statement = select(Event)
+    where: list[str] = []
     kinds = check_kinds(wanted.kinds)
     if kinds:
-        conditions: list[sa.ColumnElement[bool]] = []
+        conditions: list[str] = []
         exact = [k for k in kinds if not k.endswith(".*")]
         if exact:
-            conditions.append(col(Event.kind).in_(exact))
+            conditions.append(f"event.kind IN ({', '.join(bind(k) for k in exact)})")
         for family in (k[:-1] for k in kinds if k.endswith(".*")):
-            conditions.append(col(Event.kind).startswith(family, autoescape=True))
-        statement = statement.where(or_(*conditions))
+            conditions.append(f"event.kind LIKE {bind(like_escaped(family) + '%')} ESCAPE '/'")
+        where.append("(" + " OR ".join(conditions) + ")")
     if wanted.source_id is not None:
-        statement = statement.where(Event.source_id == wanted.source_id)
+        where.append(f"event.source_id = {bind(wanted.source_id)}")
     if wanted.since is not None:
-        statement = statement.where(Event.detected_at >= _utc(wanted.since))
+        where.append(f"event.detected_at >= {bind(_utc(wanted.since))}")
     if wanted.until is not None:
-        statement = statement.where(Event.detected_at < _utc(wanted.until))
+        where.append(f"event.detected_at < {bind(_utc(wanted.until))}")
     if wanted.subject and wanted.exact_subject:
-        statement = statement.where(Event.subject == wanted.subject)
+        where.append(f"event.subject = {bind(wanted.subject)}")
     elif wanted.subject:
-        statement = statement.where(col(Event.subject).contains(wanted.subject, autoescape=True))
+        pattern = "%" + like_escaped(wanted.subject) + "%"
+        where.append(f"event.subject LIKE {bind(pattern)} ESCAPE '/'")
     if wanted.min_severity:
         if wanted.min_severity not in SEVERITIES:
             raise UserError(
                 f"unknown severity {wanted.min_severity!r}: use {', '.join(SEVERITIES)}"
             )
         rank = severity_rank(wanted.min_severity)
-        statement = statement.where(col(Event.severity).in_(SEVERITIES[rank:]))
+        shown = ", ".join(bind(s) for s in SEVERITIES[rank:])
+        where.append(f"event.severity IN ({shown})")
     if wanted.before_id is not None:
-        statement = statement.where(col(Event.id) < wanted.before_id)
-    statement = statement.order_by(col(Event.id).desc()).limit(wanted.limit)
-    return list(session.exec(statement))
+        where.append(f"event.id < {bind(wanted.before_id)}")
+    columns = ", ".join(f"event.{name}" for name in EVENT_COLUMNS)
+    sql = f"SELECT {columns} FROM event"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY event.id DESC LIMIT {bind(wanted.limit)}"
+    return Statement(sql, bind.params)
+
+
+def query(session: Session, wanted: EventFilter) -> list[Event]:
+    """Matching events, newest first."""
+    import sqlalchemy as sa
+    from sqlmodel import select
+
+    from tracker.models import Event
+
+    found = statement(wanted, Binder(session.get_bind().dialect.name))
+    text = sa.text(found.sql).bindparams(**found.params)
+    return list(session.scalars(select(Event).from_statement(text)))
+
+
+def read(reader: Reader, wanted: EventFilter) -> list[dict[str, Any]]:
+    """Matching events, newest first, as column values (see `tracker.dbread`)."""
+    rows = reader.rows(statement(wanted, reader.binder()))
+    return [row_values(row, EVENT_COLUMNS) for row in rows]

@@ -14,6 +14,8 @@ from pydantic import PlainSerializer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field, SQLModel
 
+from tracker import ids
+
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 # The contract's times: ISO 8601 with an explicit offset ("+00:00", not "Z").
@@ -29,7 +31,7 @@ def table(model: type[SQLModel]) -> sa.Table:
 
 
 # Ids are 32-bit integers on PostgreSQL; larger numbers can name nothing.
-MAX_ID = 2**31 - 1
+MAX_ID = ids.MAX_ID
 
 
 def utcnow() -> datetime:

@@ -322,6 +322,10 @@ class HubSnapshot:
     observed_at: datetime | None = None
     # What new models (and the author's model before them) disclose, by repo key.
     releases: dict[str, ReleaseInfo] = field(default_factory=dict)
+    # The detection the fetch ran on this snapshot (`tracker.kinds.hub`), with the stored
+    # states and the context it ran on: the poll's recording takes it instead of detecting
+    # again when its states and context are the same.
+    detected: tuple[Any, Any, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

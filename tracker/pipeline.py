@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,7 +32,7 @@ from tracker.db import Database
 from tracker.detect import clauses
 from tracker.detect.lifecycle import baselined, on_failure, on_success
 from tracker.detect.lineage import Exposure
-from tracker.disclosure import rules_for
+from tracker.disclosure import Rule, rules_for
 from tracker.dispatch import holds_lease
 from tracker.errors import DeferredError, FetchError, NotFoundError
 from tracker.events import EventDraft
@@ -93,12 +95,26 @@ def poll_source(
             ):
                 return _done(result, started)
         try:
-            with db.session() as session:
+            if fetched.observation is not None:
+                _rules(db.settings)  # read once a process: before the write turn, not in it
+            with _write_turn(db), db.session() as session:
                 current = store.lock_source(session, source_id)
                 if current is None or not holds_lease(current, lease_token):
                     result.status = MOOT  # removed meanwhile, or polled by someone else
                     return result
-                _record(session, kind, current, fetched, result, now=now, settings=db.settings)
+                # Item states are written only where a poll is recorded, which moves
+                # `last_polled_at`: unmoved, the states read before the fetch still hold.
+                held = kind.reads_items and current.last_polled_at == source.last_polled_at
+                _record(
+                    session,
+                    kind,
+                    current,
+                    fetched,
+                    result,
+                    now=now,
+                    settings=db.settings,
+                    items=items if held else None,
+                )
                 result.rerun = _asked_again(current, started_at)
                 outcome = _done(result, started).as_dict()
                 store.record_outcome(current, outcome | {"started_at": started_at.isoformat()})
@@ -123,7 +139,7 @@ def _record_as_failed(
     """Count the poll as failed, in a transaction of its own: what the failed one would
     have written is gone, and the source's next poll tries again."""
     result.event_ids, result.unchanged = [], False
-    with db.session() as session:
+    with _write_turn(db), db.session() as session:
         current = store.lock_source(session, source_id)
         if current is None or not holds_lease(current, lease_token):
             result.status = MOOT
@@ -138,6 +154,30 @@ def _record_as_failed(
             session, current.id, [failing] if failing else [], now=now
         )
         outbox.enqueue(session, result.event_ids, now=now)
+
+
+# SQLite has one writer at a time. Threads that meet its write lock wait in its busy
+# handler, which sleeps and polls (1 ms, 2 ms, 5 ms ... 100 ms): with 100 polling threads
+# the lock sat free while its waiters slept. The polling threads of a process take their
+# turn here instead, woken as soon as the previous writer commits; other processes are
+# still kept apart by SQLite's own lock.
+_WRITE_TURNS: weakref.WeakKeyDictionary[sa.Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITE_TURNS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _write_turn(db: Database) -> Iterator[None]:
+    """On SQLite, one polling thread of this process writes at a time; elsewhere nothing."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _WRITE_TURNS_LOCK:
+        turn = _WRITE_TURNS.get(engine)
+        if turn is None:
+            turn = _WRITE_TURNS[engine] = threading.Lock()
+    with turn:
+        yield
 
 
 def _load(db: Database, source_id: int, loaded: Source | None) -> tuple[Source, Mapping]:
@@ -177,7 +217,7 @@ def _record_unchanged(
 ) -> bool:
     """The common case, nothing new at a healthy source: one UPDATE, no ORM session."""
     result.unchanged, result.requests = True, observation.requests
-    with db.engine.begin() as connection:
+    with _write_turn(db), db.engine.begin() as connection:
         return store.record_unchanged(
             connection,
             source,
@@ -197,8 +237,10 @@ def _record(
     *,
     now: datetime,
     settings: Settings,
+    items: Mapping | None = None,
 ) -> None:
-    """Detect and record, in the caller's transaction; the new events' deliveries too."""
+    """Detect and record, in the caller's transaction; the new events' deliveries too.
+    `items`: the source's item states as this transaction would read them, when known."""
     drafts: list[EventDraft] = []
     exposures: list[Exposure] = []
     observation = fetched.observation
@@ -208,7 +250,9 @@ def _record(
         drafts += [recovered] if recovered else []
         first = source.baselined_at is None and not observation.unchanged
         if not observation.unchanged:
-            previous = store.load_item_states(session, source.id)
+            if items is None:
+                items = store.load_item_states(session, source.id)
+            previous = items
             context = _context(source, settings)
             detection = kind.detect(previous, observation, context)
             if kind.relate is not None:
@@ -251,16 +295,22 @@ def _record(
     outbox.enqueue(session, result.event_ids, now=now)
 
 
+def _rules(settings: Settings) -> tuple[tuple[Rule, ...], tuple[clauses.Rule, ...]]:
+    """The withheld-detail and clause rules (built-in and the user's), compiled once."""
+    return rules_for(settings.home), clauses.rules_for(settings.home)
+
+
 def _context(source: Source, settings: Settings) -> DetectContext:
+    rules, clause_rules = _rules(settings)
     return DetectContext(
         target=source.target,
         name=source.name,
         types=source.types,
         links=source.links,
         baselined=source.baselined_at is not None,
-        rules=rules_for(settings.home),
+        rules=rules,
         hf_endpoint=settings.hf_endpoint,
-        clause_rules=clauses.rules_for(settings.home),
+        clause_rules=clause_rules,
     )
 
 

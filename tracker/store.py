@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from tracker.bulk import collector_paused
 from tracker.detect import Detection
 from tracker.detect.lifecycle import Health
 from tracker.events import EventDraft, thaw
@@ -44,10 +45,11 @@ def lock_source(session: Session, source_id: int) -> Source | None:
 
 def load_item_states(session: Session, source_id: int | None) -> dict[str, Mapping[str, Any]]:
     """The stored item states of a source, by key, oldest first."""
-    rows = session.exec(
-        select(Item.key, Item.data).where(Item.source_id == source_id).order_by(col(Item.id))
-    )
-    return {key: data for key, data in rows}
+    with collector_paused():
+        rows = session.exec(
+            select(Item.key, Item.data).where(Item.source_id == source_id).order_by(col(Item.id))
+        )
+        return {key: data for key, data in rows}
 
 
 def health_of(source: Source) -> Health:

@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from tracker.models import Event
+if TYPE_CHECKING:
+    from tracker.models import Event
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORMATS = {"markdown": "md", "text": "txt", "html": "html"}

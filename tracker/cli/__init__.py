@@ -1,4 +1,9 @@
-"""The `tracker` command line."""
+"""The `tracker` command line.
+
+Each command imports what it uses when it runs: `tracker --help` imports no database
+layer, and the commands that only read reach the database without SQLAlchemy
+(`tracker.dbread`), so a call from a script answers at once.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,14 @@ from typing import Annotated
 
 import typer
 
-from tracker import __version__, logs
-from tracker.cli import db, events, poll, report, serve, sources, subscriptions, workers
+from tracker import __version__, logs, quicksettings
+from tracker.cli import db, events, report, serve, sources, subscriptions, workers
 from tracker.cli import run as run_command
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.helptext import tidy
 from tracker.cli.output import errors
-from tracker.config import Settings
 from tracker.errors import UserError
+from tracker.ids import MAX_ID
 
 app = typer.Typer(
     name="tracker",
@@ -35,14 +40,35 @@ app.add_typer(db.app, name="db")
 app.command("deliveries")(subscriptions.deliveries)
 app.command("deliver")(subscriptions.deliver)
 app.command("events")(events.events)
-app.command("poll")(poll.poll)
+
+
+@app.command("poll")
+def poll_now(
+    ctx: typer.Context,
+    source: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--source", metavar="ID", min=1, max=MAX_ID, help="Only this source (repeatable)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Poll every enabled source (or the given ones) now and record what changed."""
+    # The poll path (httpx, parsers, the ORM) is imported only to poll; a test checks that
+    # these options are those of `tracker.cli.poll.poll`.
+    from tracker.cli import poll as command
+
+    command.poll(ctx, source=source, as_json=as_json)
+
+
 app.command("serve")(serve.serve)
 app.command("run")(run_command.run)
 app.command("worker", context_settings=workers.PASS_THROUGH)(workers.worker)
 app.command("beat", context_settings=workers.PASS_THROUGH)(workers.beat)
 
 
-_loaded: list[Settings] = []
+# Whether TRACKER_DEBUG is on, once the settings are read.
+_loaded: list[bool] = []
 
 
 def _print_version(wanted: bool) -> None:
@@ -62,10 +88,12 @@ def root(
     ] = False,
 ) -> None:
     """Read settings once; commands open the database when they need it."""
-    settings = load_settings()
-    _loaded[:] = [settings]
-    logs.configure(settings.log_level or "WARNING", settings.log_format)
-    ctx.obj = AppContext(settings)
+    quick = quicksettings.read()
+    state = AppContext(quick=quick) if quick else AppContext(_settings=load_settings())
+    first = quick or state.settings
+    _loaded[:] = [first.debug]
+    logs.configure(first.log_level or "WARNING", first.log_format)
+    ctx.obj = state
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -120,7 +148,7 @@ def _main(argv: list[str] | None) -> int:
 
 def _debugging() -> bool:
     if _loaded:
-        return _loaded[0].debug
+        return _loaded[0]
     return os.environ.get("TRACKER_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
-from tracker.config import Settings
-from tracker.db import Database
+from tracker import quicksettings
 from tracker.errors import UserError
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
+    from tracker.db import Database
+    from tracker.dbread import Reader
 
 
 @dataclass
 class AppContext:
-    """Created once per command line by the root callback."""
+    """Created once per command line by the root callback.
 
-    settings: Settings
+    `quick` holds the first settings when they could be read without pydantic (see
+    `tracker.quicksettings`); `settings` is then read on first use, and is sure to load.
+    """
+
+    _settings: Settings | None = field(default=None, repr=False)
+    quick: quicksettings.QuickSettings | None = None
     _db: Database | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
 
     @property
     def db(self) -> Database:
@@ -28,12 +45,33 @@ class AppContext:
             self._db = open_database(self.settings)
         return self._db
 
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """A read-only connection through the database's own driver: straight to a
+        database at the newest schema, else through `db` (which creates, migrates and
+        reports what is wrong)."""
+        from tracker import dbread
+
+        first = self.quick or self.settings
+        if self._db is None:
+            url, timeout = first.effective_database_url, first.db_busy_timeout_seconds
+            with dbread.open_reader(url, timeout) as reader:
+                if reader is not None:
+                    yield reader
+                    return
+        with dbread.engine_reader(self.db.engine) as reader:
+            yield reader
+
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
 
 
 def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from tracker.config import Settings
+
     check_env_file(Path(".env"))
     try:
         return Settings()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import typer
 
-from tracker import db as database
 from tracker.cli.context import app_context
 from tracker.cli.output import console
 
@@ -15,6 +13,10 @@ app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade(ctx: typer.Context) -> None:
     """Create the schema or migrate it to the newest revision."""
+    import sqlalchemy as sa
+
+    from tracker import db as database
+
     settings = app_context(ctx).settings
     engine = database.create_db_engine(settings)
     try:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from sqlmodel import Session, select
 
+from tracker import eventlog
 from tracker.cli.context import app_context
 from tracker.cli.output import KindOption, change_text, console, print_json, when
+from tracker.dbread import Reader, event_public
 from tracker.durations import parse_since
 from tracker.errors import NotFoundError
-from tracker.eventlog import EventFilter, query
-from tracker.models import MAX_ID, Event, EventPublic, Source
+from tracker.eventlog import EventFilter
+from tracker.ids import MAX_ID
 
 SEVERITY_STYLE = {"info": "dim", "notice": "cyan", "warning": "yellow", "critical": "bold red"}
 
@@ -43,32 +43,32 @@ def events(
         since=parse_since(since) if since else None,
         limit=limit,
     )
-    with state.db.read() as session:
+    with state.reading() as reader:
         if source is not None:
-            require_known_source(session, source)
-        found = [EventPublic.of(e) for e in query(session, wanted)]
+            require_known_source(reader, source)
+        found = eventlog.read(reader, wanted)
     if as_json:
-        print_json(found)
+        print_json([event_public(e) for e in found])
         return
     if not found:
         console.print("No events match.")
         return
+    from rich.markup import escape
+
     for event in found:
-        style = SEVERITY_STYLE.get(event.severity, "")
-        change = change_text(event.before, event.after)
+        style = SEVERITY_STYLE.get(event["severity"], "")
+        change = change_text(event["before"], event["after"])
         console.print(
-            f"[dim]{event.id:>6}  {when(event.detected_at)}[/]  [{style}]{event.kind:<19}[/] "
-            + escape(event.title)
+            f"[dim]{event['id']:>6}  {when(event['detected_at'])}[/]  "
+            f"[{style}]{event['kind']:<19}[/] "
+            + escape(event["title"])
             + (f" ({escape(change)})" if change else "")
-            + (f"  [dim]{escape(event.url)}[/]" if event.url else "")
+            + (f"  [dim]{escape(event['url'])}[/]" if event["url"] else "")
         )
 
 
-def require_known_source(session: Session, source_id: int) -> None:
+def require_known_source(reader: Reader, source_id: int) -> None:
     """NotFoundError (exit 2, as `poll --source` does) for an id that is neither a watched
     source nor the source of a logged event (a removed source's events stay)."""
-    if session.get(Source, source_id) is not None:
-        return
-    if session.exec(select(Event.id).where(Event.source_id == source_id).limit(1)).first():
-        return
-    raise NotFoundError(f"no source with id {source_id}")
+    if not reader.source_exists(source_id):
+        raise NotFoundError(f"no source with id {source_id}")

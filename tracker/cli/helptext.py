@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tracker.models import MAX_ID
+from tracker.ids import MAX_ID
 
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.\s")
 # What to call an option's value where the command does not say; else its name in capitals.

@@ -6,14 +6,14 @@ import json
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
 
-from tracker.alerts.messages import change_lines
 from tracker.events import KINDS
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Piped output is for grep and scripts: never wrap or cut lines to a guessed width.
 # The `--kind` filter of `events` and `subscriptions add`.
@@ -36,18 +36,41 @@ def strip_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-class _CleanConsole(Console):
+def _clean_console(**options: Any) -> Console:
     """A console that strips control characters from every string it renders (plain
     prints and table cells alike) before its own styling is applied."""
+    from rich.console import Console
 
-    def render_str(self, text: str, **kwargs: Any) -> Any:
-        return super().render_str(strip_controls(text), **kwargs)
+    class CleanConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(strip_controls(text), **kwargs)
+
+    return CleanConsole(**options)
 
 
-console = _CleanConsole(
-    highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000
-)
-errors = _CleanConsole(stderr=True, highlight=False, soft_wrap=True)
+class _OnFirstUse:
+    """Stands for a console made (importing rich) when it is first used: `--json` output
+    and `--help` need no rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            options = self._options
+            if "width" in options and callable(options["width"]):
+                options = {**options, "width": options["width"]()}
+            self._console = _clean_console(**options)
+        return getattr(self._console, name)
+
+
+def _piped_width() -> int | None:
+    return None if sys.stdout.isatty() else 1000
+
+
+console = cast("Console", _OnFirstUse(highlight=False, soft_wrap=True, width=_piped_width))
+errors = cast("Console", _OnFirstUse(stderr=True, highlight=False, soft_wrap=True))
 
 
 def print_json(value: Any) -> None:
@@ -61,13 +84,22 @@ def print_json(value: Any) -> None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    # Without pydantic imported there is no model to dump.
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def escape(text: str) -> str:
+    """Text with rich's markup escaped (rich imported when first needed)."""
+    from rich.markup import escape as escape_markup
+
+    return escape_markup(text)
 
 
 def plural(count: int, noun: str) -> str:
@@ -94,4 +126,6 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
 
 def change_text(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
     """`gated: false → manual`; empty when nothing changed in place."""
+    from tracker.alerts.messages import change_lines
+
     return "; ".join(change_lines(before, after))

@@ -6,25 +6,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from tracker import catalog
 from tracker.cli.context import app_context
-from tracker.cli.output import console, print_json
+from tracker.cli.output import console, escape, print_json
 from tracker.durations import parse_since
 from tracker.errors import UserError
-from tracker.overview import why_no_report
-from tracker.report import (
-    Mix,
-    as_json,
-    disclosure_report,
-    lineage_report,
-    openness_report,
-    terms_report,
-)
+
+if TYPE_CHECKING:
+    from tracker.report import Mix
 
 app = typer.Typer(help="Reports computed from the event log.", no_args_is_help=True)
 
@@ -41,6 +33,10 @@ def openness(
     as_json_flag: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Per author: today's repos by license class and access, and how that moved."""
+    from tracker import catalog
+    from tracker.overview import why_no_report
+    from tracker.report import as_json, openness_report
+
     state = app_context(ctx)
     now = datetime.now(UTC)
     start = parse_since(since, now=now)
@@ -87,6 +83,7 @@ def lineage(
 ) -> None:
     """What is built on a model (watched derivatives by relation, the Hub's count) and what
     it is built on, up to the roots; derivatives whose license is looser than their base's."""
+    from tracker.report import lineage_report
     from tracker.sources.hub import parse_target
 
     target = parse_target(repo, None)
@@ -169,6 +166,8 @@ def terms(
 ) -> None:
     """The clauses a repo's license page and gate (or a watched page) carry now, each with
     the sentence that shows it and when it appeared; the fields the gate asks for."""
+    from tracker.report import terms_report
+
     state = app_context(ctx)
     with state.db.read() as session:
         report = terms_report(session, target)
@@ -257,6 +256,8 @@ def disclosure(
 ) -> None:
     """A scorecard per release, author by author over time: each disclosure dimension
     disclosed, withheld or unknown, the score, and where a release disclosed less."""
+    from tracker.report import disclosure_report
+
     state = app_context(ctx)
     with state.db.read() as session:
         report = disclosure_report(session, author=author)

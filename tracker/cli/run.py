@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlmodel import col, select
 
 from tracker.cli.context import app_context
 from tracker.cli.output import console, plural, strip_controls
 from tracker.cli.serve import announce_token, follow_port, listening_socket, run_server
-from tracker.db import Database
 from tracker.events import severity_rank
-from tracker.models import Event, Source
-from tracker.results import SourceResult
+
+if TYPE_CHECKING:
+    from tracker.db import Database
+    from tracker.results import SourceResult
 
 # New events at least this severe get a line of their own while `tracker run` runs.
 SHOWN_SEVERITY = "warning"
@@ -71,8 +71,11 @@ def run(
 
 
 def _offer_watchlist(ctx: typer.Context, wanted: bool | None) -> None:
+    from sqlmodel import select
+
     from schedules import watchlist_path
     from tracker.cli.sources import import_file
+    from tracker.models import Source
 
     state = app_context(ctx)
     with state.db.session() as session:
@@ -104,6 +107,10 @@ def report_round(db: Database, results: list[SourceResult]) -> None:
 
 
 def round_lines(db: Database, results: list[SourceResult], *, now: datetime) -> list[str]:
+    from sqlmodel import col, select
+
+    from tracker.models import Event
+
     new = [event_id for r in results for event_id in r.event_ids]
     failed = [r for r in results if not r.ok and not r.deferred and not r.moot]
     if not new and not failed:

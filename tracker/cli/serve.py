@@ -10,11 +10,12 @@ import typer
 
 from tracker.cli.context import app_context
 from tracker.cli.output import console
-from tracker.config import Settings
 from tracker.errors import UserError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from tracker.config import Settings
 
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]

@@ -6,21 +6,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from tracker import catalog, watchlist
-from tracker.catalog import SourceSpec
 from tracker.cli.context import AppContext, app_context
 from tracker.cli.output import ago, console, errors, print_json
-from tracker.config import Settings
 from tracker.durations import format_duration, parse_interval
 from tracker.errors import UserError
-from tracker.importing import LOOKUP_DEADLINE_SECONDS, Progress, import_specs
-from tracker.models import MAX_ID, SourcePublic
+from tracker.ids import MAX_ID
+
+if TYPE_CHECKING:
+    from tracker.catalog import SourceSpec
+    from tracker.config import Settings
+    from tracker.importing import Progress
+    from tracker.models import SourcePublic
+
+# The commands import the catalog (SQLModel) when they run: `sources list` and the help
+# pages read no table model.
 
 app = typer.Typer(
     help="Add, list, remove, import and export watched sources.", no_args_is_help=True
@@ -38,6 +41,11 @@ Json = Annotated[bool, typer.Option("--json", help="Print the source as JSON.")]
 
 
 def _add(ctx: typer.Context, spec: SourceSpec, as_json: bool, *, check: bool = False) -> None:
+    from rich.markup import escape
+
+    from tracker import catalog
+    from tracker.models import SourcePublic
+
     state = app_context(ctx)
     spec = catalog.checked(spec, state.settings)
     if check and spec.kind == "hub":
@@ -59,6 +67,8 @@ def _ask_the_hub(spec: SourceSpec, settings: Settings) -> SourceSpec:
     """The spec as the Hub spells its target; a warning on stderr for what looks like a
     typo; UserError for a repo of another type. Nothing is said when the Hub cannot be
     asked (offline): the source is added as given."""
+    from rich.markup import escape
+
     from tracker.errors import FetchError
     from tracker.sources import hub
     from tracker.sources.hubclient import HubClient
@@ -102,6 +112,8 @@ def add_hub(
     ] = True,
 ) -> None:
     """Watch a Hub author's repos, or one repo: releases, gating, licenses, withdrawals."""
+    from tracker.catalog import SourceSpec
+
     every_seconds = parse_interval(every) if every else None
     _add(ctx, SourceSpec("hub", target, name, every_seconds, types=types), as_json, check=check)
 
@@ -115,6 +127,8 @@ def add_feed(
     as_json: Json = False,
 ) -> None:
     """Watch an RSS, Atom or RDF feed: each new entry becomes a post.published event."""
+    from tracker.catalog import SourceSpec
+
     every_seconds = parse_interval(every) if every else None
     _add(ctx, SourceSpec("feed", url, name, every_seconds), as_json)
 
@@ -137,6 +151,8 @@ def add_page(
 ) -> None:
     """Watch a page: its main text (policy pages, PDF reports), or new links matching --links
     (lab blogs)."""
+    from tracker.catalog import SourceSpec
+
     every_seconds = parse_interval(every) if every else None
     _add(ctx, SourceSpec("page", url, name, every_seconds, links=links), as_json)
 
@@ -157,6 +173,8 @@ def add_arxiv(
     as_json: Json = False,
 ) -> None:
     """Watch an arXiv search: each new matching paper becomes a post.published event."""
+    from tracker.catalog import SourceSpec
+
     every_seconds = parse_interval(every) if every else None
     _add(ctx, SourceSpec("arxiv", query, name, every_seconds), as_json)
 
@@ -168,14 +186,17 @@ def list_sources(
 ) -> None:
     """List watched sources and their health."""
     state = app_context(ctx)
-    with state.db.read() as session:
-        sources = [SourcePublic.of(s) for s in catalog.all_sources(session)]
+    with state.reading() as reader:
+        sources = reader.all_sources()
     if as_json:
-        print_json(sources)
+        print_json([s.public() for s in sources])
         return
     if not sources:
         console.print("No sources yet. Add one with `tracker sources add feed URL`.")
         return
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False)
     for column in ("ID", "KIND", "NAME / TARGET", "EVERY", "LAST POLL", "STATUS"):
         wide = column in ("NAME / TARGET", "STATUS")
@@ -211,6 +232,10 @@ def remove_source(
     ],
 ) -> None:
     """Stop watching a source; its events stay in the log."""
+    from rich.markup import escape
+
+    from tracker import catalog
+
     state = app_context(ctx)
     with state.db.session() as session:
         source = catalog.remove(session, source_id)
@@ -236,6 +261,10 @@ def import_file(
 ) -> tuple[list[SourcePublic], list[int]]:
     """Check every source of the file, then add the new ones in one transaction; progress
     on stderr while the hosts are checked (off a terminal, lines unless told not to)."""
+    from tracker import watchlist
+    from tracker.cli.output import escape
+    from tracker.importing import LOOKUP_DEADLINE_SECONDS, import_specs
+
     specs = watchlist.read(file)
     label = f"Checking the hosts of {escape(file.name)}"
     with _host_progress(label, lines=progress_lines) as progress:
@@ -300,6 +329,8 @@ def export_sources(
     """Print the watch list as TOML (re-importable) or OPML (for feed readers)."""
     if format not in ("toml", "opml"):
         raise UserError(f"unknown format {format!r}: use toml or opml")
+    from tracker import catalog, watchlist
+
     state = app_context(ctx)
     with state.db.read() as session:
         sources = catalog.all_sources(session)

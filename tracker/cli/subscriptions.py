@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
-from sqlmodel import col, select
 
-from tracker.alerts.deliver import deliver_due, send_test
 from tracker.cli.context import app_context
-from tracker.cli.output import KindOption, ago, console, errors, plural, print_json
+from tracker.cli.output import KindOption, ago, console, errors, escape, plural, print_json
 from tracker.errors import UserError
 from tracker.events import SEVERITIES
-from tracker.models import MAX_ID, Delivery, DeliveryPublic, Event, Subscription
+from tracker.ids import MAX_ID
 
 DELIVERY_STATUSES = ("pending", "sent", "failed")
 
@@ -95,6 +91,8 @@ def list_subscriptions(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List subscriptions; credentials in URLs are masked."""
+    from rich.table import Table
+
     from tracker.alerts import subscriptions
 
     state = app_context(ctx)
@@ -140,6 +138,8 @@ def remove(ctx: typer.Context, subscription_id: Id) -> None:
 @app.command("test")
 def test(ctx: typer.Context, subscription_id: Id) -> None:
     """Send one test alert now and report whether it arrived."""
+    from tracker.alerts.deliver import send_test
+
     state = app_context(ctx)
     outcome = send_test(state.db, subscription_id)
     if outcome.ok:
@@ -163,6 +163,10 @@ def deliveries(
     ] = False,
 ) -> None:
     """Show alert deliveries, newest first, with their status and last error."""
+    from sqlmodel import col, select
+
+    from tracker.models import Delivery, DeliveryPublic, Event, Subscription
+
     if status is not None and status not in DELIVERY_STATUSES:
         raise UserError(f"unknown delivery status {status!r}: use {', '.join(DELIVERY_STATUSES)}")
     state = app_context(ctx)
@@ -206,6 +210,8 @@ def deliveries(
 
 def deliver(ctx: typer.Context) -> None:
     """Send every alert that is due now (retries and finished digest periods included)."""
+    from tracker.alerts.deliver import deliver_due
+
     state = app_context(ctx)
     report = deliver_due(state.db)
     console.print(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 import typer
 
 from tracker import logs
 from tracker.cli.context import app_context
-from tracker.config import Settings
-from tracker.db import upgrade
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -19,6 +21,7 @@ def worker(ctx: typer.Context) -> None:
     from celery.signals import celeryd_init, worker_init
 
     from tracker import kinds
+    from tracker.db import upgrade
     from workers.celery_app import create_celery
 
     state = app_context(ctx)
@@ -60,6 +63,7 @@ def _freeze_before_fork(**_: object) -> None:
 
 def beat(ctx: typer.Context) -> None:
     """Start the Celery beat: dispatches due sources, sweeps deliveries, sends digests."""
+    from tracker.db import upgrade
     from workers.celery_app import create_celery
 
     state = app_context(ctx)

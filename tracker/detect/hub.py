@@ -296,6 +296,9 @@ class _Rules:
         """`content.withdrawn` for files, storage or a card lost since `before`; the
         content keys to store (the stored ones carried over)."""
         contents = self.contents.get(key)
+        if contents is None and repo.storage is None and key not in self.readmes:
+            # Nothing looked at this poll (most repos): the stored keys stand.
+            return {k: before[k] for k in CONTENT_KEYS if before.get(k) is not None}
         storage = contents.storage if contents and contents.storage is not None else repo.storage
         found, state = withdrawals(
             repo.type,

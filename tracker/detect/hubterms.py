@@ -50,6 +50,8 @@ STORED_PROMPT_CHARS = 300
 # Readings kept for reuse, by what was read: a lab gives many repos one gate prompt or one
 # license page (a Llama gate takes tens of milliseconds to read).
 READINGS_KEPT = 128
+# Digests of gate fields kept for reuse (`_card_digest`).
+DIGESTS_KEPT = 256
 T = TypeVar("T")
 
 
@@ -74,6 +76,8 @@ def repo_terms(
 ) -> RepoTerms:
     """The terms of `repo` now (what `before` stored, updated by what the poll saw), and
     their events. `url` is the repo's page; `rev` the stored state's change counter."""
+    if not repo.gated and not gate_fields(repo.gate) and not _names_page(repo):
+        return RepoTerms()  # no gate and no page named: no terms (most repos)
     before = before or {}
     found = RepoTerms()
     gate, gate_events = _gate(before, repo, url=url, rev=rev, rules=rules, at=observed_at)
@@ -169,8 +173,43 @@ def _has_prompt(gate: Mapping[str, Any]) -> bool:
 
 
 def _card_digest(raw: Mapping[str, Any]) -> str:
+    """The digest of a card's gate fields. A lab gives many repos one gate: the digest of
+    the same fields is kept (serialising a 12 KB prompt costs more than the rest of a
+    repo's detection)."""
+    try:
+        key = _frozen(raw)
+        hash(key)
+    except TypeError:
+        return _digest_of(raw)
+    with _readings_lock:
+        found = _digests.get(key)
+        if found is not None:
+            _digests.move_to_end(key)
+            return found
+    found = _digest_of(raw)
+    with _readings_lock:
+        _digests[key] = found
+        while len(_digests) > DIGESTS_KEPT:
+            _digests.popitem(last=False)
+    return found
+
+
+def _digest_of(raw: Mapping[str, Any]) -> str:
     body = json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable value equal for two values only when they serialise alike (types are
+    kept: `1`, `1.0`, `True` and `"1"` differ)."""
+    if isinstance(value, Mapping):
+        items = ((type(k).__name__, str(k), _frozen(v)) for k, v in value.items())
+        return ("{}", tuple(sorted(items, key=lambda item: item[:2])))
+    if isinstance(value, list | tuple):
+        return ("[]", tuple(_frozen(v) for v in value))
+    if value is None or type(value) in (str, int, bool):
+        return value if type(value) is str else (type(value).__name__, value)
+    return (type(value).__name__, repr(value))
 
 
 # ------------------------------------------------------------------------ the license page
@@ -249,6 +288,11 @@ def _page(
     return state, [event] if event is not None else []
 
 
+def _names_page(repo: RepoState) -> bool:
+    link = repo.license_link
+    return isinstance(link, str) and bool(link.strip())
+
+
 def _has_terms(stored: Mapping[str, Any] | None) -> bool:
     return stored is not None and isinstance(stored.get("terms"), Mapping)
 
@@ -268,6 +312,7 @@ def _validators(page: LicensePage) -> dict[str, Any]:
 
 _readings: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _readings_lock = threading.Lock()
+_digests: OrderedDict[Any, str] = OrderedDict()
 
 
 def _reading(key: tuple[Any, ...], read: Callable[[], T]) -> T:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracker import scorecards
 from tracker.detect import Detection
-from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts
+from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts, score_posts
 from tracker.observations import Observation
 from tracker.sources import arxiv
 
@@ -31,6 +30,4 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
     return posts(previous, observation, context, name=context.name or f"arXiv: {context.target}")
 
 
-KIND = SourceKind(
-    "arxiv", 60 * 60, ("paper", "papers"), fetch, detect, scorecards=scorecards.for_posts
-)
+KIND = SourceKind("arxiv", 60 * 60, ("paper", "papers"), fetch, detect, scorecards=score_posts)

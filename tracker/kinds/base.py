@@ -75,3 +75,17 @@ def posts(
         subject=context.target,
         name=name,
     )
+
+
+def score_posts(
+    session: Session,
+    source: Source,
+    observation: Observation,
+    detection: Detection,
+    context: DetectContext,
+) -> None:
+    """The disclosure scorecards of the release posts among the new posts (feeds, arXiv).
+    Imported when a poll found something: a poll of unchanged sources never needs it."""
+    from tracker.scorecards import for_posts
+
+    for_posts(session, source, observation, detection, context)

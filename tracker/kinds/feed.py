@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracker import scorecards
 from tracker.detect import Detection
-from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts
+from tracker.kinds.base import DetectContext, ItemStates, SourceKind, posts, score_posts
 from tracker.observations import Observation, Validators
 from tracker.sources import feed
 
@@ -32,6 +31,4 @@ def detect(previous: ItemStates, observation: Observation, context: DetectContex
     )
 
 
-KIND = SourceKind(
-    "feed", 15 * 60, ("entry", "entries"), fetch, detect, scorecards=scorecards.for_posts
-)
+KIND = SourceKind("feed", 15 * 60, ("entry", "entries"), fetch, detect, scorecards=score_posts)

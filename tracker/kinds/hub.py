@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tracker import lineage, scorecards
+from tracker import disclosure, lineage, scorecards
+from tracker.bulk import collector_paused
 from tracker.detect import Detection, clauses
 from tracker.detect.hub import detect_repos
 from tracker.detect.lineage import closing_bases
@@ -31,19 +32,23 @@ def fetch(source: Source, clients: Clients, items: ItemStates) -> Observation:
         types=source.types,
         links=source.links,
         baselined=baselined,
-        rules=(),  # the withheld-details rules play no part in closing up
+        # The recording's own rules, so that it can take this detection as it is.
+        rules=disclosure.rules_for(clients.settings.home),
         hf_endpoint=clients.settings.hf_endpoint,
         clause_rules=clauses.rules_for(clients.settings.home),  # stricter terms close up
     )
 
     def closed_up(snapshot: HubSnapshot) -> Sequence[str]:
         # Detection is pure: run on what was just fetched, it names the bases that closed
-        # up, so their derivatives are counted before the poll is recorded (where detection
-        # runs again, on the states the transaction reads).
+        # up, so their derivatives are counted before the poll is recorded. The recording
+        # takes this detection when the states its transaction reads are these (else it
+        # detects again, on those).
         if not baselined:
             return []
         observation = Observation(unchanged=False, hub=snapshot)
-        return closing_bases(detect(items, observation, context).events)
+        detection = detect(items, observation, context)
+        snapshot.detected = (items, context, detection)
+        return closing_bases(detection.events)
 
     def license_pages(snapshot: HubSnapshot) -> int:
         return licensepages.read(
@@ -68,16 +73,22 @@ def fetch(source: Source, clients: Clients, items: ItemStates) -> Observation:
 
 def detect(previous: ItemStates, observation: Observation, context: DetectContext) -> Detection:
     assert observation.hub is not None, "a Hub fetch always carries a snapshot"
+    if observation.hub.detected is not None:
+        states, used, detection = observation.hub.detected
+        observation.hub.detected = None  # handed out once: the recording adds to it
+        if used == context and (states is previous or states == previous):
+            return detection
     target = hub.parse_target(context.target, context.types)
-    return detect_repos(
-        previous,
-        observation.hub,
-        baselined=context.baselined,
-        endpoint=context.hf_endpoint,
-        author=None if target.name else target.owner,
-        disclosure_rules=context.rules,
-        clause_rules=context.clause_rules,
-    )
+    with collector_paused():
+        return detect_repos(
+            previous,
+            observation.hub,
+            baselined=context.baselined,
+            endpoint=context.hf_endpoint,
+            author=None if target.name else target.owner,
+            disclosure_rules=context.rules,
+            clause_rules=context.clause_rules,
+        )
 
 
 KIND = SourceKind(

@@ -257,18 +257,20 @@ def _read_releases(
     to compare with. A model built on one of its owner's own models (a quantized or
     fine-tuned variant) is no release and costs nothing."""
     renamed = {c.new.key for c in snapshot.checked.values() if isinstance(c, Renamed)}
-    models = [
-        repo
-        for repo in [
-            *snapshot.listed.values(),
-            *(c for c in snapshot.checked.values() if isinstance(c, RepoState)),
-        ]
-        if repo.type == "model" and repo.visible and not built_on_own(repo)
+    seen = [
+        *snapshot.listed.values(),
+        *(c for c in snapshot.checked.values() if isinstance(c, RepoState)),
     ]
 
     def is_new(repo: RepoState) -> bool:
         state = known.get(repo.key)
         return repo.key not in renamed and (state is None or state.get("status") == "unseen")
+
+    if not any(repo.type == "model" and is_new(repo) for repo in seen):
+        return  # the usual poll: no new model, nothing to read
+    models = [
+        repo for repo in seen if repo.type == "model" and repo.visible and not built_on_own(repo)
+    ]
 
     def created(repo: RepoState) -> float:
         return repo.created_at.timestamp() if repo.created_at else 0.0
@@ -309,6 +311,8 @@ def _count_derivatives(snapshot: HubSnapshot, bases: Sequence[str], client: HubC
     """What is built on each base that closed up: `childrenModelCount` when the base can be
     asked (one request, whatever the number) and the most downloaded derivatives from one
     listing page; for a base that is gone, up to MAX_DERIVATIVE_PAGES listing pages."""
+    if not bases:
+        return
     states = {
         r.id.lower(): r
         for r in [

@@ -29,6 +29,7 @@ from huggingface_hub.utils import (
 )
 
 from tracker import __version__
+from tracker.bulk import collector_paused
 from tracker.config import Settings
 from tracker.errors import FetchError, RateLimitedError
 from tracker.http import MAX_RETRY_AFTER, retry_after
@@ -101,8 +102,9 @@ class HubClient:
     def list_repos(self, repo_type: str, author: str) -> list[RepoState]:
         """Every repo of `author` of one type; raises unless every page arrived."""
         query = [("author", author), *(("expand", field) for field in EXPAND[repo_type])]
-        rows = self._list(repo_type, query, max_pages=None)
-        return [_repo_state(repo_type, INFO_CLASS[repo_type](**raw)) for raw in rows]
+        with collector_paused():
+            rows = self._list(repo_type, query, max_pages=None)
+            return [_repo_state(repo_type, INFO_CLASS[repo_type](**raw)) for raw in rows]
 
     def count_repos(self, repo_type: str, author: str) -> int:
         """Whether `author` has repos of this type: 0 or 1 (one row asked for, one request)."""
@@ -487,7 +489,7 @@ def bases_from_card(card: Mapping[str, Any]) -> list[BaseRef]:
 
 
 def _repo_state(repo_type: str, info: ModelInfo | DatasetInfo | SpaceInfo) -> RepoState:
-    card = info.card_data.to_dict() if info.card_data is not None else {}
+    card = _card(info)
     license_id = card.get("license")
     if isinstance(license_id, list):
         license_id = ", ".join(str(v) for v in license_id)
@@ -515,6 +517,15 @@ def _repo_state(repo_type: str, info: ModelInfo | DatasetInfo | SpaceInfo) -> Re
         children=_children(getattr(info, "children_model_count", None)),
         gate=_gate_fields(card) or None,
     )
+
+
+def _card(info: ModelInfo | DatasetInfo | SpaceInfo) -> dict[str, Any]:
+    """The card's metadata fields that are set. Read as they are: `CardData.to_dict`
+    deep-copies the whole card (a listing page holds a thousand) and renames fields this
+    module does not read (`eval_results`, `train_eval_index`); nothing here changes them."""
+    if info.card_data is None:
+        return {}
+    return {str(k): v for k, v in vars(info.card_data).items() if v is not None}
 
 
 def _gate_fields(card: Mapping[str, Any]) -> dict[str, Any]:
