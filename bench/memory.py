@@ -29,7 +29,8 @@ With `--preloaded`, a second worker is measured the same way on a fresh schema: 
 through this script, its main process imports what a poll imports lazily (the source
 kinds, the feed parser) and freezes the garbage collector's objects (`gc.freeze()` in
 Celery's `worker_init`) before the pool is forked, so the pool processes share those pages
-instead of each importing and touching its own copy. The product is not changed by it.
+instead of each importing and touching its own copy. `tracker worker` itself does the same
+since (tracker/cli/workers.py), so with it the two workers should measure alike.
 
 "polled" is the count of sources with `last_polled_at`, read from the database every 0.5 s.
 """
@@ -308,7 +309,7 @@ def main() -> None:
         "--preloaded",
         action="store_true",
         help="also measure a worker launched with its poll modules imported and gc frozen "
-        "before the fork (a bench launcher; the product unchanged)",
+        "before the fork by this script (as `tracker worker` now does itself)",
     )
     parser.add_argument("--tracker", default=shutil.which("tracker") or "tracker")
     args = parser.parse_args()

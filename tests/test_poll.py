@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 from sqlmodel import select
 
@@ -270,3 +272,35 @@ def test_feed_is_parsed_after_the_parser_processes_lost_their_fork_server(db: Da
         parsed = clients.parse_feed(body, url="https://lab.example/", content_type=None)
 
     assert [entry.title for entry in parsed.entries] == ["Alpha", "Beta"]
+
+
+def test_parser_processes_import_neither_the_main_script_nor_the_application(
+    tmp_path: pathlib.Path,
+) -> None:
+    # The `tracker` script imports the whole command line; multiprocessing would run it
+    # again in every parser process, which needs only the parser.
+    import os
+    import subprocess
+    import sys
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: feeds are parsed in-line, without parser processes")
+    script = tmp_path / "tracker-like"
+    script.write_text(
+        "import tracker.cli\n"
+        "if __name__ == '__main__':\n"
+        "    from tracker.clients import Clients\n"
+        "    from tracker.config import Settings\n"
+        "    with Clients(Settings(), parallel_parsing=True) as clients:\n"
+        "        names = clients._in_worker(\n"
+        "            eval, \"sorted(__import__('sys').modules)\", doing='probing', what='probe'\n"
+        "        )\n"
+        "    print(' '.join(names))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    modules = set(done.stdout.split())
+
+    assert "tracker.feedparse" in modules
+    assert not {"tracker.cli", "tracker.clients", "sqlalchemy", "pydantic", "pypdf"} & modules

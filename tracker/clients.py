@@ -4,6 +4,7 @@ read PDFs."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -18,6 +19,7 @@ from tracker.config import Settings
 from tracker.errors import FetchError
 from tracker.feedparse import ParsedFeed
 from tracker.http import Fetcher
+from tracker.parserprocess import ParserContext
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -109,7 +111,10 @@ class Clients:
                 self._parsers = ProcessPoolExecutor(
                     os.cpu_count() or 1,
                     mp_context=_parser_context(),
-                    initializer=_ignore_interrupts,
+                    # Ctrl-C reaches the whole process group; the parent decides what an
+                    # interrupt means. (A function of this module would import the module,
+                    # and with it the HTTP client and the settings, in every parser.)
+                    initializer=functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN),
                 )
             return self._parsers
 
@@ -182,13 +187,9 @@ def _may_fork() -> bool:
 
 def _parser_context() -> multiprocessing.context.BaseContext:
     """Processes for feedparser and pypdf: forked from a small, single-threaded server
-    process that imported only the parsers (forking this threaded process could copy a held
-    lock, and spawning would import the whole application in every worker)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tracker.feedparse", "tracker.pdftext"])
-    return context
-
-
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches the whole process group; the parent decides what an interrupt means.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    process that imported only the feed parser (forking this threaded process could copy a
+    held lock, and spawning would import the whole application in every worker). pypdf is
+    imported by the first PDF a process reads (`tracker.pdftext`), not by every parser."""
+    parsers = ParserContext()
+    parsers.set_forkserver_preload(["tracker.feedparse"])
+    return parsers
