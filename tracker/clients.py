@@ -19,7 +19,6 @@ from tracker.config import Settings
 from tracker.errors import FetchError
 from tracker.feedparse import ParsedFeed
 from tracker.http import Fetcher
-from tracker.parserprocess import ParserContext
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -190,6 +189,6 @@ def _parser_context() -> multiprocessing.context.BaseContext:
     process that imported only the feed parser (forking this threaded process could copy a
     held lock, and spawning would import the whole application in every worker). pypdf is
     imported by the first PDF a process reads (`tracker.pdftext`), not by every parser."""
-    parsers = ParserContext()
-    parsers.set_forkserver_preload(["tracker.feedparse"])
-    return parsers
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tracker.feedparse"])
+    return context
