@@ -50,6 +50,8 @@ def test_an_interrupted_poll_records_nothing_for_the_sources_in_flight(
 ) -> None:
     fast = add_feed(db, site.put("/fast.xml", rss(("a", "Alpha"))))
     slow = add_feed(db, site.put("/slow.xml", rss(("b", "Beta")), delay=20))
+    # On a busy machine the fast one may take seconds: the slow one must still be in flight.
+    db.settings.http_timeout_seconds = 30
 
     def interrupt_once_the_fast_one_is_recorded() -> None:
         while source_row(db, fast).last_polled_at is None:
