@@ -17,13 +17,12 @@ from typing import Annotated
 import typer
 
 from tracker import __version__, logs, quicksettings
-from tracker.cli import db, events, report, serve, sources, subscriptions, workers
+from tracker.cli import db, events, poll, report, serve, sources, subscriptions, workers
 from tracker.cli import run as run_command
 from tracker.cli.context import AppContext, load_settings
 from tracker.cli.helptext import tidy
 from tracker.cli.output import errors
 from tracker.errors import UserError
-from tracker.ids import MAX_ID
 
 app = typer.Typer(
     name="tracker",
@@ -42,25 +41,7 @@ app.command("deliver")(subscriptions.deliver)
 app.command("events")(events.events)
 
 
-@app.command("poll")
-def poll_now(
-    ctx: typer.Context,
-    source: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--source", metavar="ID", min=1, max=MAX_ID, help="Only this source (repeatable)."
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
-) -> None:
-    """Poll every enabled source (or the given ones) now and record what changed."""
-    # The poll path (httpx, parsers, the ORM) is imported only to poll; a test checks that
-    # these options are those of `tracker.cli.poll.poll`.
-    from tracker.cli import poll as command
-
-    command.poll(ctx, source=source, as_json=as_json)
-
-
+app.command("poll")(poll.poll)
 app.command("serve")(serve.serve)
 app.command("run")(run_command.run)
 app.command("worker", context_settings=workers.PASS_THROUGH)(workers.worker)

@@ -1,25 +1,24 @@
-"""`tracker poll`: poll sources now, in this process."""
+"""`tracker poll`: poll sources now, in this process.
+
+Light to import (the command line registers it with the rest); the poll path (httpx, the
+parsers, the ORM) is imported when the command runs."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlmodel import col, select
 
-from tracker.alerts.deliver import DeliveryReport
-from tracker.alerts.sender import BackgroundSender
 from tracker.cli.context import AppContext, app_context
-from tracker.cli.output import change_text, console, print_json
-from tracker.models import MAX_ID, Event
-from tracker.poller import select_sources
-from tracker.results import INTERRUPTED, PollReport
-from tracker.service import PollService
+from tracker.cli.output import change_text, console, escape, print_json
+from tracker.ids import MAX_ID
+
+if TYPE_CHECKING:
+    from tracker.alerts.deliver import DeliveryReport
+    from tracker.results import PollReport
 
 SHOWN_EVENTS = 20
 
@@ -35,6 +34,11 @@ def poll(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Poll every enabled source (or the given ones) now and record what changed."""
+    from tracker.alerts.deliver import DeliveryReport
+    from tracker.alerts.sender import BackgroundSender
+    from tracker.poller import select_sources
+    from tracker.service import PollService
+
     state = app_context(ctx)
     sender = BackgroundSender(state.db)
     service = PollService(state.db, sender=sender)
@@ -76,6 +80,8 @@ def _progress(shown: bool, label: str, total: int | None) -> Iterator[Callable[[
     if not shown:
         yield lambda _result: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     if total is None:
         columns = [TextColumn(label), TextColumn("{task.completed} sent"), TimeElapsedColumn()]
@@ -85,6 +91,11 @@ def _progress(shown: bool, label: str, total: int | None) -> Iterator[Callable[[
 
 
 def _print_summary(state: AppContext, report: PollReport) -> None:
+    from sqlmodel import col, select
+
+    from tracker.models import Event
+    from tracker.results import INTERRUPTED
+
     if not report.results:
         console.print("No sources to poll. Add one with `tracker sources add feed URL`.")
         return
