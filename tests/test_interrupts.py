@@ -22,7 +22,7 @@ from tracker.config import Settings
 from tracker.db import Database
 from tracker.models import Event, Source
 from tracker.poller import poll_sources, select_sources
-from tracker.results import INTERRUPTED, OK
+from tracker.results import INTERRUPTED, OK, SourceResult
 
 from .feeds import rss
 from .sinks import Sink
@@ -53,16 +53,29 @@ def test_an_interrupted_poll_records_nothing_for_the_sources_in_flight(
     # On a busy machine the fast one may take seconds: the slow one must still be in flight.
     db.settings.http_timeout_seconds = 30
 
+    fast_done = threading.Event()
+    waited: list[str] = []
+
+    def note(result: SourceResult) -> None:
+        if result.source_id == fast:
+            fast_done.set()
+
     def interrupt_once_the_fast_one_is_recorded() -> None:
-        while source_row(db, fast).last_polled_at is None:
-            time.sleep(0.02)
+        if not fast_done.wait(15):
+            waited.append("the fast source was not done within 15 s")
+            return
+        deadline = time.monotonic() + 15
         while site.in_flight == 0:  # the slow one is being fetched
+            if time.monotonic() > deadline:
+                waited.append("the slow source was never in flight")
+                return
             time.sleep(0.02)
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     threading.Thread(target=interrupt_once_the_fast_one_is_recorded, daemon=True).start()
-    report = poll_sources(db, select_sources(db, None))
+    report = poll_sources(db, select_sources(db, None), on_result=note)
 
+    assert waited == []
     assert report.interrupted
     assert {r.source_id: r.status for r in report.results} == {fast: OK, slow: INTERRUPTED}
     left = source_row(db, slow)
