@@ -9,9 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from tracker import catalog
@@ -45,8 +47,18 @@ def source_row(db: Database, source_id: int) -> Source:
         return source
 
 
+@pytest.fixture
+def ctrl_c_interrupts() -> Iterator[None]:
+    """Ctrl-C as a KeyboardInterrupt in the main thread. A process that a shell script
+    starts in the background (as CI starts one run of the suite) begins with SIGINT
+    ignored, and Python then installs no handler of its own."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_an_interrupted_poll_records_nothing_for_the_sources_in_flight(
-    db: Database, site: Site
+    db: Database, site: Site, ctrl_c_interrupts: None
 ) -> None:
     fast = add_feed(db, site.put("/fast.xml", rss(("a", "Alpha"))))
     slow = add_feed(db, site.put("/slow.xml", rss(("b", "Beta")), delay=20))
