@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -58,6 +59,16 @@ def stored_event(db: Database, kind: str, subject: str, **fields: object) -> int
         session.add(event)
         session.flush()
         return event.id or 0
+
+
+def add_delivery(db: Database, subscription_name: str, **delivery: Any) -> None:
+    """An alert of a stored event for a new subscription, in the given delivery state."""
+    event_id = stored_event(db, "access.gated", "lab/a")
+    with db.session() as session:
+        subscription = Subscription(url="json://127.0.0.1:9/hook", name=subscription_name)
+        session.add(subscription)
+        session.flush()
+        session.add(Delivery(event_id=event_id, subscription_id=subscription.id or 0, **delivery))
 
 
 @pytest.fixture
@@ -213,21 +224,14 @@ def test_every_interval_out_of_range_gets_the_same_message(cli, every: str) -> N
 
 
 def test_a_delivery_waiting_for_its_retry_is_shown_as_retrying(cli, db: Database) -> None:
-    event_id = stored_event(db, "access.gated", "lab/a")
-    with db.session() as session:
-        subscription = Subscription(url="json://127.0.0.1:9/hook", name="team")
-        session.add(subscription)
-        session.flush()
-        session.add(
-            Delivery(
-                event_id=event_id,
-                subscription_id=subscription.id or 0,
-                status="pending",
-                attempts=1,
-                last_error="connection refused",
-                next_attempt_at=datetime.now(UTC) + timedelta(minutes=1),
-            )
-        )
+    add_delivery(
+        db,
+        "team",
+        status="pending",
+        attempts=1,
+        last_error="connection refused",
+        next_attempt_at=datetime.now(UTC) + timedelta(minutes=1),
+    )
 
     listed = json.loads(cli("subscriptions", "list", "--json").stdout)
     shown = cli("subscriptions", "list").stdout
@@ -501,20 +505,7 @@ def test_a_failed_subscription_test_goes_to_stderr(cli) -> None:
 
 
 def test_deliveries_name_the_subscription_and_count_attempts_in_words(cli, db: Database) -> None:
-    event_id = stored_event(db, "access.gated", "lab/a")
-    with db.session() as session:
-        subscription = Subscription(url="json://127.0.0.1:9/hook", name="policy team")
-        session.add(subscription)
-        session.flush()
-        session.add(
-            Delivery(
-                event_id=event_id,
-                subscription_id=subscription.id or 0,
-                status="failed",
-                attempts=1,
-                last_error="refused",
-            )
-        )
+    add_delivery(db, "policy team", status="failed", attempts=1, last_error="refused")
 
     shown = cli("deliveries").stdout
 

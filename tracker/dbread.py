@@ -156,22 +156,17 @@ def iso(moment: datetime | None) -> str | None:
 # --- the public shapes (tracker.models' EventPublic and SourcePublic, as JSON) ----------
 
 
+# EventPublic's fields: the table's columns but the unique key.
+EVENT_PUBLIC = tuple(name for name in EVENT_COLUMNS if name != "key")
+
+
+def _as_json(name: str, value: Any) -> Any:
+    return iso(value) if name in _TIME_COLUMNS else value
+
+
 def event_public(values: dict[str, Any]) -> dict[str, Any]:
     """An event row as `EventPublic.model_dump(mode="json")` gives it."""
-    return {
-        "id": values["id"],
-        "kind": values["kind"],
-        "severity": values["severity"],
-        "source_id": values["source_id"],
-        "subject": values["subject"],
-        "title": values["title"],
-        "url": values["url"],
-        "detected_at": iso(values["detected_at"]),
-        "published_at": iso(values["published_at"]),
-        "before": values["before"],
-        "after": values["after"],
-        "data": values["data"],
-    }
+    return {name: _as_json(name, values[name]) for name in EVENT_PUBLIC}
 
 
 @dataclass
@@ -197,32 +192,13 @@ class SourceRow:
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> SourceRow:
-        types = values["types"]
-        return cls(
-            id=values["id"],
-            kind=values["kind"],
-            target=values["target"],
-            name=values["name"],
-            every_seconds=values["every_seconds"],
-            enabled=values["enabled"],
-            last_polled_at=values["last_polled_at"],
-            last_error=values["last_error"],
-            consecutive_failures=values["consecutive_failures"],
-            types=types.split(",") if types else None,
-            links=values["links"],
-            created_at=values["created_at"],
-            last_success_at=values["last_success_at"],
-            baselined_at=values["baselined_at"],
-            next_poll_at=values["next_poll_at"],
-            last_outcome=values["last_outcome"],
-        )
+        shown = {name: values[name] for name in cls.__dataclass_fields__}
+        shown["types"] = shown["types"].split(",") if shown["types"] else None
+        return cls(**shown)
 
     def public(self) -> dict[str, Any]:
         """As `SourcePublic.model_dump(mode="json")` gives it."""
-        return {
-            name: iso(value) if name in _TIME_COLUMNS else value
-            for name, value in vars(self).items()
-        }
+        return {name: _as_json(name, value) for name, value in vars(self).items()}
 
 
 # --- connections ---------------------------------------------------------------------
