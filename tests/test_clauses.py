@@ -233,6 +233,25 @@ def test_a_long_list_without_full_stops_is_matched_piecewise() -> None:
     assert len(found.evidence) <= 310
 
 
+def test_the_prefilter_never_changes_a_finding() -> None:
+    """Skipping a rule or pattern whose required words are absent gives what searching gives."""
+    import dataclasses
+
+    rules = rules_for(None)
+    unfiltered = tuple(dataclasses.replace(r, needs=tuple(() for _ in r.patterns)) for r in rules)
+    assert all(not r.possible(frozenset()) for r in rules if all(r.needs))  # it does filter
+    base = [s for _, s in POSITIVE] + list(NEGATIVE)
+    base += [" ".join(base), "the model may be used, " * 200 + "you may not redistribute it, "]
+    # case changes, and the characters IGNORECASE folds that str.lower() leaves alone
+    texts = base + [t.upper() for t in base] + [t.replace("s", "\u017f") for t in base]
+
+    def found(text: str, with_rules: tuple) -> list[tuple]:
+        return [(f.clause, f.evidence, f.rule, f.span) for f in find_clauses(text, with_rules)]
+
+    assert sum(1 for t in texts if found(t, rules)) >= len(POSITIVE)
+    assert [found(t, rules) for t in texts] == [found(t, unfiltered) for t in texts]
+
+
 # ---------------------------------------------------------------------------------- words
 
 

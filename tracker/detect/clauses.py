@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from tracker.disclosure import excerpt
+from tracker.disclosure import excerpt, required_words, words_in
 from tracker.errors import UserError
 
 # The contract's vocabulary (../shared/CONTRACT.md, "Closing-up intelligence"), in its order.
@@ -79,12 +79,36 @@ class Rule:
     patterns: tuple[re.Pattern[str], ...]
     unless: tuple[re.Pattern[str], ...] = ()
     unless_text: tuple[re.Pattern[str], ...] = ()
+    # Per pattern, word sets a sentence must contain one word of each of for the pattern to
+    # match (the withheld-details rules' prefilter): substring tests skip most searches.
+    needs: tuple[tuple[frozenset[str], ...], ...] = field(default=(), repr=False, compare=False)
+    # Every word of `needs`.
+    words: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
-    def search(self, sentence: str) -> re.Match[str] | None:
-        """The first pattern's match in the sentence, unless an `unless` pattern vetoes it."""
+    def __post_init__(self) -> None:
+        if len(self.needs) != len(self.patterns):
+            object.__setattr__(self, "needs", tuple(required_words(p) for p in self.patterns))
+        words = frozenset().union(*(w for sets in self.needs for w in sets))
+        object.__setattr__(self, "words", words)
+
+    def possible(self, present: frozenset[str]) -> bool:
+        """Whether a pattern can match a text containing just these of the prefilter words."""
+        return any(all(not words.isdisjoint(present) for words in needs) for needs in self.needs)
+
+    def search(self, sentence: str, present: frozenset[str] | None = None) -> re.Match[str] | None:
+        """The first pattern's match in the sentence, unless an `unless` pattern vetoes it.
+
+        `present`: which of the prefilter words the sentence contains, when the caller knows
+        (at least every word of this rule's `words` that occurs)."""
+        if present is None:
+            present = words_in(sentence, self.words)
+        if not self.possible(present):
+            return None
         if any(u.search(sentence) for u in self.unless):
             return None
-        for pattern in self.patterns:
+        for pattern, needs in zip(self.patterns, self.needs, strict=True):
+            if any(words.isdisjoint(present) for words in needs):
+                continue  # a word the pattern needs is missing: it cannot match
             found = pattern.search(sentence)
             if found:
                 return found
@@ -323,13 +347,18 @@ def _tag_text(match: re.Match[str]) -> str:
 
 def _clean(raw: str) -> str:
     """One sentence as people read it: no tags, links, emphasis or list markers."""
-    value = _TAG.sub(_tag_text, raw)
+    # Each substitution runs only where its character occurs (most sentences are plain).
+    value = _TAG.sub(_tag_text, raw) if "<" in raw else raw
     value = html.unescape(value)
-    value = _LINK.sub(r"\1", value)
-    value = _ESCAPE.sub(r"\1", value)
-    value = _HYPHEN_WRAP.sub("-", value)
-    value = _EMPHASIS.sub("", value)
-    value = _SPACES.sub(" ", value.replace("\xa0", " ")).strip()
+    if "[" in value:
+        value = _LINK.sub(r"\1", value)
+    if "\\" in value:
+        value = _ESCAPE.sub(r"\1", value)
+    if "-" in value and "\n" in value:
+        value = _HYPHEN_WRAP.sub("-", value)
+    if "*" in value or "_" in value or "~" in value:
+        value = _EMPHASIS.sub("", value)
+    value = " ".join(value.split())  # \xa0 and every other space, as `\s+` reads them
     for _ in range(3):  # "* 1. " or "## 2." : markers can nest
         marker = _MARKER.match(value)
         if not marker or marker.end() >= len(value):
@@ -341,18 +370,29 @@ def _clean(raw: str) -> str:
 # ----------------------------------------------------------------------------- matching
 
 
-def find_clauses(text: str, rules: tuple[Rule, ...] | None = None) -> list[ClauseFinding]:
-    """The clauses `text` carries, in the vocabulary's order, each with its first evidence."""
+def find_clauses(
+    text: str, rules: tuple[Rule, ...] | None = None, parts: list[Sentence] | None = None
+) -> list[ClauseFinding]:
+    """The clauses `text` carries, in the vocabulary's order, each with its first evidence
+    (`parts`: its sentences, when the caller has split it already)."""
     rules = rules_for(None) if rules is None else rules
-    parts = sentences(text)
+    parts = sentences(text) if parts is None else parts
     whole = "\n".join(s.match for s in parts)
-    active = [r for r in rules if not any(p.search(whole) for p in r.unless_text)]
+    # A word absent from the whole text is absent from each of its sentences: rules that
+    # cannot match anywhere are dropped before any sentence is read.
+    vocabulary = frozenset().union(*(r.words for r in rules))
+    in_text = words_in(whole, vocabulary)
+    active = [
+        r for r in rules if r.possible(in_text) and not any(p.search(whole) for p in r.unless_text)
+    ]
+    vocabulary = frozenset().union(*(r.words for r in active)) & in_text
     found: dict[str, ClauseFinding] = {}
     for sentence in parts:
+        present = words_in(sentence.match, vocabulary)
         for rule in active:
             if rule.clause in found:
                 continue
-            match = _search_windows(rule, sentence.match)
+            match = _search_windows(rule, sentence.match, present)
             if match is not None:
                 a, b = match
                 found[rule.clause] = ClauseFinding(
@@ -368,10 +408,14 @@ def clause_ids(text: str, rules: tuple[Rule, ...] | None = None) -> list[str]:
     return [f.clause for f in find_clauses(text, rules)]
 
 
-def _search_windows(rule: Rule, sentence: str) -> tuple[int, int] | None:
+def _search_windows(rule: Rule, sentence: str, present: frozenset[str]) -> tuple[int, int] | None:
+    """The rule's match in the sentence; `present` holds the prefilter words it contains
+    (a window of it contains no other)."""
     if len(sentence) <= MATCH_WINDOW:
-        found = rule.search(sentence)
+        found = rule.search(sentence, present)
         return (found.start(), found.end()) if found else None
+    if not rule.possible(present):
+        return None
     step = MATCH_WINDOW - MATCH_OVERLAP
     for offset in range(0, len(sentence), step):
         found = rule.search(sentence[offset : offset + MATCH_WINDOW])

@@ -131,9 +131,10 @@ class Terms:
 def terms_of(text: str, rules: tuple[Rule, ...] | None = None) -> Terms:
     """Read a license, policy or gate text: its clauses, its sentences, and whether it is a
     known open license's own text."""
+    parts = sentences(text)
     return Terms(
-        tuple(find_clauses(text, rules)),
-        tuple(s.text for s in sentences(text))[:MAX_SENTENCES],
+        tuple(find_clauses(text, rules, parts)),
+        tuple(s.text for s in parts[:MAX_SENTENCES]),
         known_open_license(text),
     )
 
