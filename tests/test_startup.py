@@ -280,3 +280,14 @@ def test_poll_is_registered_from_its_module_and_imports_the_poll_path_only_to_ru
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_pypdf_is_imported_by_the_first_pdf_not_by_the_page_kind() -> None:
+    probe = (
+        "import sys, tracker.kinds.page, tracker.sources.licensepages, tracker.clients; "
+        "from tracker.pdftext import is_pdf; "
+        "assert is_pdf(b'%PDF-1.7') and not is_pdf(b'<html>'); "
+        "print('pypdf' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -3,8 +3,9 @@
 Pure: bytes in, text out. pypdf is pure Python, so a hostile or just enormous document
 can keep it busy: callers run `read_pdf` in a worker process with a time limit
 (`tracker.clients.Clients.read_pdf`), and it reads at most `MAX_PAGES` pages and
-`MAX_CHARS` characters. This module imports only pypdf and the paragraph joiner, because
-that worker process should not carry the whole application.
+`MAX_CHARS` characters. This module imports only the paragraph joiner, and pypdf when the
+first PDF is read, because that worker process should not carry the whole application and
+a process that only asks `is_pdf` should not carry pypdf.
 
 What is kept is the running text: page numbers and the running headers and footers that
 repeat at the top or bottom of most pages are dropped, lines are joined into paragraphs
@@ -19,26 +20,22 @@ import unicodedata
 import warnings
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from io import BytesIO
-
-from pypdf import Configuration, PasswordType, PdfReader, apply_configuration
-from pypdf.errors import DependencyError, FileNotDecryptedError
+from typing import TYPE_CHECKING
 
 from tracker.errors import FetchError
 from tracker.paragraphs import clean, paragraphs
+
+if TYPE_CHECKING:
+    from pypdf import Configuration, PdfReader
 
 MAX_PAGES = 300
 MAX_CHARS = 2_000_000
 MAX_TITLE = 300
 # pypdf's own guards are sized for desktop use (75 MB per decompressed stream); a report's
 # content streams are far smaller.
-LIMITS = Configuration(
-    zlib_maximum_output_length=20_000_000,
-    lzw_maximum_output_length=20_000_000,
-    run_length_maximum_output_length=20_000_000,
-    brotli_maximum_output_length=20_000_000,
-    maximum_declared_stream_length=20_000_000,
-)
+STREAM_LIMIT = 20_000_000
 # How many lines at each end of a page may be a page number or a running header/footer.
 EDGE_LINES = 2
 
@@ -75,9 +72,12 @@ def is_pdf(body: bytes, content_type: str | None = None) -> bool:
 def read_pdf(body: bytes, *, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS) -> PdfText:
     """The text of the PDF `body`; PdfError (one line) for a document that is broken,
     protected by a password, or has no text layer (a scan)."""
+    from pypdf import apply_configuration
+    from pypdf.errors import DependencyError, FileNotDecryptedError
+
     # pypdf reports what it repairs through logging and warnings: a poll has no use for them.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), apply_configuration(LIMITS):
+    with warnings.catch_warnings(), apply_configuration(limits()):
         warnings.simplefilter("ignore")
         try:
             return _read(body, max_pages=max_pages, max_chars=max_chars)
@@ -94,7 +94,23 @@ def read_pdf(body: bytes, *, max_pages: int = MAX_PAGES, max_chars: int = MAX_CH
 _PROTECTED = "the PDF is protected by a password: its text cannot be read"
 
 
+@cache
+def limits() -> Configuration:
+    """pypdf's decompression and stream limits for reports (`STREAM_LIMIT` each)."""
+    from pypdf import Configuration
+
+    return Configuration(
+        zlib_maximum_output_length=STREAM_LIMIT,
+        lzw_maximum_output_length=STREAM_LIMIT,
+        run_length_maximum_output_length=STREAM_LIMIT,
+        brotli_maximum_output_length=STREAM_LIMIT,
+        maximum_declared_stream_length=STREAM_LIMIT,
+    )
+
+
 def _read(body: bytes, *, max_pages: int, max_chars: int) -> PdfText:
+    from pypdf import PasswordType, PdfReader
+
     if not body.strip():
         raise PdfError("not a readable PDF: the response is empty")
     reader = PdfReader(BytesIO(body), strict=False)
