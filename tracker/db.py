@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tracker.config import Settings
-from tracker.dbread import READ_ONLY, SCHEMA_HEAD
+from tracker.dbread import PG_CONNECT_TIMEOUT, READ_ONLY, SCHEMA_HEAD, first_line
 from tracker.errors import UserError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,8 +29,19 @@ def create_db_engine(settings: Settings) -> Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return sa.create_engine(
-        url, pool_pre_ping=True, pool_size=min(settings.poll_concurrency, 20), max_overflow=20
+        url,
+        connect_args=postgres_connect_args(url.query),
+        pool_pre_ping=True,
+        pool_size=min(settings.poll_concurrency, 20),
+        max_overflow=20,
     )
+
+
+def postgres_connect_args(query: Mapping[str, object]) -> dict[str, int]:
+    """libpq waits for an unreachable host as long as TCP does (minutes): a connection
+    gives up after `PG_CONNECT_TIMEOUT` seconds unless the URL sets its own
+    `?connect_timeout=`."""
+    return {} if "connect_timeout" in query else {"connect_timeout": PG_CONNECT_TIMEOUT}
 
 
 def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
@@ -149,9 +160,4 @@ def upgrade(engine: Engine) -> bool:
             command.upgrade(_alembic_config(connection), "head")
         return True
     except sa.exc.OperationalError as exc:
-        raise UserError(f"cannot open the database: {_first_line(exc.orig or exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise UserError(f"cannot open the database: {first_line(exc.orig or exc)}") from exc

@@ -21,12 +21,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+from tracker.errors import UserError
 from tracker.ids import MAX_ID
 
 # The newest migration in migrations/versions; a new migration updates it (a test checks).
 SCHEMA_HEAD = "0006"
 READ_ONLY = "tracker_read_only"
+# Seconds a PostgreSQL connection may take before it gives up (libpq's `connect_timeout`),
+# unless the database URL sets its own.
+PG_CONNECT_TIMEOUT = 10
 
 # Columns in table order (tests check them against the models).
 EVENT_COLUMNS = (
@@ -279,10 +284,24 @@ def _connect(url: str, busy_timeout: float) -> Reader | None:
         return None
     try:
         import psycopg
-
-        return Reader(psycopg.connect(conninfo), "postgresql")
+    except ImportError:
+        return None  # the full path reports it
+    if "connect_timeout" not in parse_qs(urlsplit(conninfo).query):
+        conninfo += f"{'&' if '?' in conninfo else '?'}connect_timeout={PG_CONNECT_TIMEOUT}"
+    try:
+        pg = psycopg.connect(conninfo)
+    except psycopg.OperationalError as exc:
+        # The server is unreachable or refuses: the full path would only wait for it again.
+        raise UserError(f"cannot open the database: {first_line(exc)}") from None
     except Exception:
         return None  # the full path reports it
+    return Reader(pg, "postgresql")
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line (its type's name when it says nothing)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextmanager
