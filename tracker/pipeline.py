@@ -188,8 +188,9 @@ def _load(db: Database, source_id: int, loaded: Source | None) -> tuple[Source, 
         source = session.get(Source, source_id)
         if source is None:
             raise NotFoundError(f"no source with id {source_id}")
-        items = store.load_item_states(session, source_id)
-        return source, items if kind_of(source.kind).reads_items else {}
+        if not kind_of(source.kind).reads_items:
+            return source, {}
+        return source, store.load_item_states(session, source_id)
 
 
 def _fetch(kind: SourceKind, source: Source, clients: Clients, items: Mapping) -> Fetched:
