@@ -300,3 +300,31 @@ def test_in_distributed_mode_a_requested_poll_goes_through_celery(
     assert task == "tracker.poll_source" and args[0] == source_id
     assert args[1] == source_row(db, source_id).lease_token
     assert site.hits_for("/feed.xml") == []  # nothing polled in the web process
+
+
+def test_the_dispatcher_keeps_the_poll_queue_no_deeper_than_a_batch(
+    settings: Settings, db: Database, site: Site, redis_queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers import tasks
+    from workers.celery_app import create_celery
+
+    settings.broker_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    monkeypatch.setattr(tasks, "DISPATCH_BATCH", 5)
+    monkeypatch.setattr(tasks._process, "_service", None)  # this test's database
+    ids = {add_source(db, "feed", site.put(f"/f{n}.xml", rss(("a", "A")))) for n in range(8)}
+    app = create_celery(settings)
+    dispatch = app.tasks["tracker.dispatch_due"]
+
+    try:
+        first, full = dispatch(), dispatch()
+        redis_queue.rpop("tracker", 2)  # two polls taken by a worker
+        topped_up, rest = dispatch(), dispatch()
+    finally:
+        tasks._process.db().dispose()
+
+    assert (first, full, topped_up, rest) == (5, 0, 2, 0)
+    queued = queued_tasks(redis_queue, "tracker")
+    assert len(queued) == 5
+    leased = {sid for sid in ids if source_row(db, sid).lease_token is not None}
+    assert len(leased) == 7  # the eighth waits, due, in the database
+    assert site.hits_for("/f0.xml") == []
