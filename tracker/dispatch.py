@@ -43,11 +43,35 @@ class PollRequest:
         return sorted([c.source_id for c in self.claims] + self.coalesced)
 
 
-def claim_due(db: Database, *, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
-    """Lease up to `limit` enabled sources whose next poll is due, most overdue first."""
+# Any constant works; it only has to be the same for every dispatcher of one installation.
+_PG_DISPATCH_LOCK = 7_351_210
+
+
+def claim_due(
+    db: Database,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    most_leased: int | None = None,
+) -> list[Claim]:
+    """Lease up to `limit` enabled sources whose next poll is due, most overdue first.
+
+    `most_leased`: leave the number of sources under lease (polls queued or running) at
+    no more than this; dispatchers then take turns, so two of them cannot both fill it."""
     if limit < 1:
         return []
     with db.session() as session:
+        if most_leased is not None:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_DISPATCH_LOCK})"))
+            # (SQLite: this transaction already holds the write lock.)
+            leased = session.scalar(
+                select(sa.func.count()).select_from(Source).where(~_unleased(now))
+            )
+            limit = min(limit, most_leased - int(leased or 0))
+            if limit < 1:
+                return []
         statement = (
             select(Source)
             .where(

@@ -16,7 +16,6 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
-from kombu.exceptions import ChannelError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
@@ -40,10 +39,10 @@ from workers.names import (
 )
 
 log = logging.getLogger(__name__)
-# The most poll tasks the dispatcher keeps waiting in the poll queue. More due sources
-# than the workers can take wait in the database, not in Redis: a poll asked for by a
-# webhook or a user then queues behind at most this many, and no queued poll outlives
-# its lease.
+# The most polls the dispatcher keeps queued or running (sources under lease). More due
+# sources than the workers can take wait in the database, not in Redis: a poll asked for
+# by a webhook or a user then queues behind at most this many, and no queued poll
+# outlives its lease.
 DISPATCH_BATCH = 500
 RETRY: dict[str, Any] = {
     "autoretry_for": (OperationalError,),
@@ -97,20 +96,6 @@ class CelerySender:
             self.app.send_task(DELIVER, (delivery_id,), queue=ALERT_QUEUE)
 
 
-def queued_polls(app: Celery) -> int:
-    """How many messages wait in the poll queue (0 when the broker has none: Redis drops
-    an empty list); a broker that cannot say counts as an empty queue."""
-    try:
-        with app.connection_or_acquire() as connection:
-            queue = app.amqp.queues[POLL_QUEUE].bind(connection.default_channel)
-            return int(queue.queue_declare(passive=True).message_count)
-    except ChannelError:
-        return 0  # no such queue yet: nothing waits in it
-    except Exception as exc:  # counting is an optimisation: dispatching must go on
-        log.warning("cannot count the queued polls: %s", exc)
-        return 0
-
-
 class _Process:
     """This process's database and service, made after any fork."""
 
@@ -157,13 +142,13 @@ def register(app: Celery, settings: Settings) -> None:
 
     @app.task(name=DISPATCH_DUE, shared=False, **RETRY)
     def dispatch_due() -> int:
-        """Lease due sources and queue one poll for each, topping the poll queue up to
-        `DISPATCH_BATCH` waiting tasks."""
-        room = DISPATCH_BATCH - queued_polls(app)
-        if room <= 0:
-            return 0
+        """Lease due sources and queue one poll for each, keeping at most
+        `DISPATCH_BATCH` polls queued or running."""
         service = _process.service()
-        claims = claim_due(service.db, now=datetime.now(UTC), limit=room, lease=lease)
+        now = datetime.now(UTC)
+        claims = claim_due(
+            service.db, now=now, limit=DISPATCH_BATCH, lease=lease, most_leased=DISPATCH_BATCH
+        )
         CeleryRunner(app, settings).submit(claims)
         return len(claims)
 
