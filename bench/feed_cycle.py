@@ -25,8 +25,10 @@ one item). In each cycle every contender runs as a child process, one after the 
   (urlwatch/worker.py MAX_WORKERS), it has no setting for it.
 
 Wall time is the child's whole life (interpreter start and imports included), measured
-from the parent; peak RSS is the child's own `ru_maxrss` from os.wait4, so it is measured
-from the outside and per child. CPU is the child's own (os.wait4) plus, apart, that of its
+from the parent (children cache bytecode as Python does by default, whatever
+PYTHONDONTWRITEBYTECODE says here: the baseline writes it, later cycles read it); peak
+RSS is the child's own `ru_maxrss` from os.wait4, so it is measured from the outside and
+per child. CPU is the child's own (os.wait4) plus, apart, that of its
 descendants sampled from /proc (the tracker's parse workers, whose fork server nobody waits
 for, are not in the child's rusage). Requests and body bytes come from the server's request log
 (and, for the tracker, from its JSON output too). Then feedparser alone parses every body
@@ -290,6 +292,11 @@ def bench(args: argparse.Namespace) -> None:
 def setup(args, server: FeedServer, work: Path, urlwatch: str | None) -> dict:
     """The contenders' commands, environments and working folders; sources imported."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "HF_"))}
+    # Each child caches bytecode as Python does by default (and as an installed package
+    # has it): with PYTHONDONTWRITEBYTECODE inherited, an editable checkout's modules are
+    # compiled from source at every start, which installed packages (httpx, urlwatch)
+    # never are.
+    base_env.pop("PYTHONDONTWRITEBYTECODE", None)
     floor_dir = work / "floor"
     floor_dir.mkdir()
     floor = [sys.executable, str(BENCH / "fetch_floor.py"), "--base", server.base]

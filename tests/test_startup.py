@@ -3,6 +3,7 @@ the reading commands no SQLAlchemy; and the light read path answers as the ORM d
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -18,6 +19,8 @@ from tracker.config import Settings
 from tracker.db import Database
 from tracker.eventlog import EventFilter, query
 from tracker.models import Event, EventPublic, Source, SourcePublic, table
+
+from .feeds import rss
 
 # What no reading command and no help page may import (the poll, the web and the alerts
 # bring these in).
@@ -291,3 +294,23 @@ def test_pypdf_is_imported_by_the_first_pdf_not_by_the_page_kind() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_poll_of_unchanged_feeds_loads_no_feed_parser(
+    cli, site, settings: Settings, tmp_path: Path
+) -> None:
+    url = site.put("/feed.xml", rss(("a", "First post")))
+    assert cli("sources", "add", "feed", url).code == 0
+    assert cli("poll").code == 0  # the baseline parses
+    env = plain_env(settings) | {"TRACKER_ALLOW_PRIVATE_NETWORKS": "true"}
+    modules, out = imported_by(["poll", "--json"], env, tmp_path)
+    assert json.loads(out)["unchanged"] == 1  # answered 304
+    assert not modules & {"feedparser", "feedparser_rs", "selectolax", "pypdf", "apprise"}
+
+
+def test_a_poll_in_process_hands_the_collector_back_its_objects(cli, site) -> None:
+    url = site.put("/feed.xml", rss(("a", "First post")))
+    assert cli("sources", "add", "feed", url).code == 0
+    assert cli("poll").code == 0
+    assert cli("poll").code == 0
+    assert gc.get_freeze_count() == 0

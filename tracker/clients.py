@@ -14,15 +14,14 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tracker import feedparse
 from tracker.config import Settings
 from tracker.errors import FetchError
-from tracker.feedparse import ParsedFeed
 from tracker.http import Fetcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tracker.feedparse import ParsedFeed
     from tracker.pdftext import PdfText
     from tracker.sources.hubclient import HubClient
 
@@ -55,6 +54,8 @@ class Clients:
         """feedparser on the bytes: in a worker process when parsing in parallel or when the
         document is big, so its time is bounded; a lost worker is replaced and the parse
         tried once more."""
+        from tracker import feedparse  # the parsers, imported by the first body to read
+
         if not self._parallel and (len(body) < BIG_DOCUMENT_BYTES or not _may_fork()):
             return feedparse.parse(
                 body, url=url, content_type=content_type, fast=self.settings.feed_fast_path

@@ -13,6 +13,10 @@ class FetchError(Exception):
     """A fetch that failed; the message is one line fit for `last_error`."""
 
 
+class NotAFeedError(FetchError):
+    """The body is not RSS, Atom, RDF or JSON Feed (an HTML page, an error page, garbage)."""
+
+
 class DeferredError(FetchError):
     """The server asked us to come back later (429, or 503 with Retry-After): not a failure."""
 

@@ -19,7 +19,7 @@ from typing import Any
 import feedparser
 
 from tracker import feedfast
-from tracker.errors import FetchError
+from tracker.errors import NotAFeedError
 from tracker.observations import MAX_ENTRIES, FeedEntry
 from tracker.text import html_to_text, one_line
 
@@ -45,10 +45,6 @@ class ParsedFeed:
     title: str | None
     entries: list[FeedEntry]
     ttl_minutes: int | None = None
-
-
-class NotAFeedError(FetchError):
-    """The body is not RSS, Atom, RDF or JSON Feed (an HTML page, an error page, garbage)."""
 
 
 def parse(

@@ -65,11 +65,14 @@ class PollService:
         self,
         source_ids: Sequence[int] | None = None,
         *,
+        sources: Sequence[Source] | None = None,
         on_result: Callable[[SourceResult], None] | None = None,
         interrupt: threading.Event | None = None,
     ) -> PollReport:
-        """Poll these sources (every enabled one by default) now, in this process."""
-        sources = select_sources(self.db, source_ids)
+        """Poll these sources (every enabled one by default) now, in this process; `sources`
+        when the caller has already selected them (`select_sources`)."""
+        if sources is None:
+            sources = select_sources(self.db, source_ids)
 
         def recorded(result: SourceResult) -> None:
             self.sender.events_recorded(result.event_ids)

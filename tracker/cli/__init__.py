@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from tracker import __version__, logs, quicksettings
+from tracker import __version__, collector, logs, quicksettings
 from tracker.cli import db, events, poll, report, serve, sources, subscriptions, workers
 from tracker.cli import run as run_command
 from tracker.cli.context import AppContext, load_settings
@@ -139,4 +139,6 @@ def _error(message: str) -> None:
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    collector.exiting()
+    sys.exit(code)

@@ -34,18 +34,22 @@ def poll(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Poll every enabled source (or the given ones) now and record what changed."""
-    from tracker.alerts.deliver import DeliveryReport
-    from tracker.alerts.sender import BackgroundSender
-    from tracker.poller import select_sources
-    from tracker.service import PollService
+    from tracker import collector
+    from tracker.bulk import collector_paused
+
+    with collector_paused():  # what is imported here lives until the command ends
+        from tracker.alerts.deliver import DeliveryReport
+        from tracker.alerts.sender import BackgroundSender
+        from tracker.poller import select_sources
+        from tracker.service import PollService
 
     state = app_context(ctx)
     sender = BackgroundSender(state.db)
     service = PollService(state.db, sender=sender)
     sources = select_sources(state.db, source)
     show_progress = sys.stdout.isatty() and not as_json and bool(sources)
-    with _progress(show_progress, "Polling", len(sources)) as advance:
-        report = service.poll(source, on_result=advance)
+    with collector.kept(), _progress(show_progress, "Polling", len(sources)) as advance:
+        report = service.poll(sources=sources, on_result=advance)
     if report.interrupted:
         # What was recorded stays; its alerts wait in the outbox for `tracker deliver`.
         if as_json:

@@ -4,18 +4,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from tracker.feedparse import NotAFeedError, ParsedFeed, parse
+from tracker.errors import NotAFeedError
 from tracker.http import Fetcher, Validators
 from tracker.observations import Observation
 
-__all__ = ["NotAFeedError", "ParsedFeed", "fetch", "parse"]
+if TYPE_CHECKING:
+    from tracker.feedparse import ParsedFeed
+
+__all__ = ["NotAFeedError", "fetch", "parse"]
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, "
     "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, "
     "application/json;q=0.8, */*;q=0.1"
 )
+
+
+def parse(
+    body: bytes, *, url: str, content_type: str | None = None, fast: bool = True
+) -> ParsedFeed:
+    """`tracker.feedparse.parse`, imported by the first body to read: a poll of unchanged
+    feeds never loads the parsers."""
+    from tracker import feedparse
+
+    return feedparse.parse(body, url=url, content_type=content_type, fast=fast)
 
 
 def fetch(
