@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from tracker import logs, metrics, store
+from tracker import logs, metrics, recorded, store
 from tracker.alerts import outbox
 from tracker.clients import Clients
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.detect import clauses
+from tracker.detect import Detection, clauses
 from tracker.detect.lifecycle import baselined, on_failure, on_success
 from tracker.detect.lineage import Exposure
 from tracker.disclosure import Rule, rules_for
@@ -105,7 +105,7 @@ def poll_source(
                 # Item states are written only where a poll is recorded, which moves
                 # `last_polled_at`: unmoved, the states read before the fetch still hold.
                 held = kind.reads_items and current.last_polled_at == source.last_polled_at
-                _record(
+                written = _record(
                     session,
                     kind,
                     current,
@@ -118,6 +118,8 @@ def poll_source(
                 result.rerun = _asked_again(current, started_at)
                 outcome = _done(result, started).as_dict()
                 store.record_outcome(current, outcome | {"started_at": started_at.isoformat()})
+            if kind.reads_items and written is not None and current.last_polled_at is not None:
+                recorded.remember(current.id, current.last_polled_at, *written)  # committed
         except sa.exc.OperationalError:
             raise  # the database itself: the caller retries (a task) or reports it
         except Exception as exc:  # a bug in detecting or recording one source's changes
@@ -190,7 +192,10 @@ def _load(db: Database, source_id: int, loaded: Source | None) -> tuple[Source, 
             raise NotFoundError(f"no source with id {source_id}")
         if not kind_of(source.kind).reads_items:
             return source, {}
-        return source, store.load_item_states(session, source_id)
+        items = recorded.recalled(source.id, source.last_polled_at)
+        if items is None:
+            items = store.load_item_states(session, source_id)
+        return source, items
 
 
 def _fetch(kind: SourceKind, source: Source, clients: Clients, items: Mapping) -> Fetched:
@@ -239,9 +244,11 @@ def _record(
     now: datetime,
     settings: Settings,
     items: Mapping | None = None,
-) -> None:
+) -> tuple[Mapping, Detection] | None:
     """Detect and record, in the caller's transaction; the new events' deliveries too.
-    `items`: the source's item states as this transaction would read them, when known."""
+    `items`: the source's item states as this transaction would read them, when known.
+    Returns the item states read and the detection written over them, if one was."""
+    written: tuple[Mapping, Detection] | None = None
     drafts: list[EventDraft] = []
     exposures: list[Exposure] = []
     observation = fetched.observation
@@ -261,6 +268,7 @@ def _record(
             if kind.scorecards is not None:
                 kind.scorecards(session, source, observation, detection, context)
             store.write_items(session, source.id, detection, previous=previous, now=now)
+            written = previous, detection
             drafts += detection.events
             if first:
                 count, noun = len(detection.upserts), kind.item_noun
@@ -294,6 +302,7 @@ def _record(
         )
     # The transactional outbox: deliveries are written with their events or not at all.
     outbox.enqueue(session, result.event_ids, now=now)
+    return written
 
 
 def _rules(settings: Settings) -> tuple[tuple[Rule, ...], tuple[clauses.Rule, ...]]:

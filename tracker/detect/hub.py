@@ -39,6 +39,7 @@ WITHDRAWN = "withdrawn"
 UNSEEN = "unseen"
 # What a look at a repo's files found; kept between polls until the next look.
 CONTENT_KEYS = ("content_files", "files", "storage", "defunct")
+_CONTENT_KEYS = frozenset(CONTENT_KEYS)
 # The title the Hub gives the discussion that "Report this repository" opens, e.g.
 # "🚩 Report: Legal issue(s)" or "🚩 Report : Copyright infringement".
 _REPORT_TITLE = re.compile(r"^\W*report\s*:\s*(?P<reason>\S.{0,200})$", re.IGNORECASE)
@@ -258,9 +259,9 @@ class _Rules:
         old_gate, new_gate = before.get("gated", False), repo.gated
         if old_gate != new_gate and "gated" in before:
             self._gate_event(repo, old_gate, new_gate, rev)
-        old_license = {f: before.get(f) for f in LICENSE_FIELDS}
-        new_license = {f: getattr(repo, f) for f in LICENSE_FIELDS}
-        if old_license != new_license and "license" in before:
+        if "license" in before and _license_of(before) != _license_of(after):
+            old_license = {f: before.get(f) for f in LICENSE_FIELDS}
+            new_license = {f: getattr(repo, f) for f in LICENSE_FIELDS}
             self._emit(
                 repo,
                 "license.changed",
@@ -287,7 +288,7 @@ class _Rules:
             after["withheld"] = withheld
         after |= self._check_content(key, before, repo, rev)
         after |= self._check_terms(key, before, repo, rev)
-        if moved or {k: v for k, v in before.items() if k not in ("rev", "reason")} != after:
+        if moved or not _same(before, after):
             self._write(key, after | {"rev": rev + 1})
 
     def _check_content(
@@ -298,6 +299,8 @@ class _Rules:
         contents = self.contents.get(key)
         if contents is None and repo.storage is None and key not in self.readmes:
             # Nothing looked at this poll (most repos): the stored keys stand.
+            if _CONTENT_KEYS.isdisjoint(before):
+                return {}
             return {k: before[k] for k in CONTENT_KEYS if before.get(k) is not None}
         storage = contents.storage if contents and contents.storage is not None else repo.storage
         found, state = withdrawals(
@@ -328,6 +331,8 @@ class _Rules:
     ) -> dict[str, Any]:
         """The terms of its gate and license page to store (`tracker.detect.hubterms`),
         and the events of what changed in them since `before`."""
+        if not repo.gated and not repo.gate and not repo.license_link:
+            return {}  # no gate and no page named: no terms (most repos)
         found = repo_terms(
             before,
             repo,
@@ -365,9 +370,9 @@ class _Rules:
         self, key: str, before: Mapping[str, Any], repo: RepoState, rev: int
     ) -> list[str]:
         """Withheld-details sentences of a new README; an event for the ones not seen before."""
-        known = list(before.get("withheld", []))
         if key not in self.readmes:
-            return known
+            return list(before.get("withheld") or ())
+        known = list(before.get("withheld", []))
         findings = find_withheld(self.readmes[key], self.disclosure_rules)
         fresh = [f for f in findings if f.sentence not in known]
         if fresh:
@@ -420,6 +425,18 @@ class _Rules:
 
     def _write(self, key: str, state: Mapping[str, Any]) -> None:
         self.detection.upserts[key] = state
+
+
+def _same(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether the stored state `before` says what `after` says, its change counter and a
+    withdrawal's reason aside."""
+    if "rev" in before and "reason" not in before and "rev" not in after:
+        return before == {**after, "rev": before["rev"]}  # the usual case, compared in C
+    return {k: v for k, v in before.items() if k not in ("rev", "reason")} == after
+
+
+def _license_of(state: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (state.get("license"), state.get("license_name"), state.get("license_link"))
 
 
 def _known(repo: RepoState) -> dict[str, Any]:
