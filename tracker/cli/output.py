@@ -83,15 +83,20 @@ def print_json(value: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
-    # Without pydantic imported there is no model to dump.
-    pydantic = sys.modules.get("pydantic")
-    if pydantic is not None and isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
+    if type(value) in _SCALARS:  # most values: asking pydantic's metaclass costs more
+        return value
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    # Without pydantic imported there is no model to dump.
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
     return value
 
 
