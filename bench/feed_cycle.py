@@ -24,6 +24,11 @@ one item). In each cycle every contender runs as a child process, one after the 
   reporter off. Left out, saying so, without `--urlwatch`. Its concurrency is fixed at 10 threads
   (urlwatch/worker.py MAX_WORKERS), it has no setting for it.
 
+`--steady-rounds N` runs the steady cycle N times, the contenders taking turns each round,
+and reports each contender's median run: on this shared machine the floor's own steady
+cycle has taken from 2.3 to 4.3 s in one session, and one round's ratio says more about
+the load than about the code.
+
 Wall time is the child's whole life (interpreter start and imports included), measured
 from the parent (children cache bytecode as Python does by default, whatever
 PYTHONDONTWRITEBYTECODE says here: the baseline writes it, later cycles read it); peak
@@ -232,6 +237,13 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=200)
     parser.add_argument("--change", type=float, default=0.1, help="fraction changed")
     parser.add_argument(
+        "--steady-rounds",
+        type=int,
+        default=1,
+        help="run the steady cycle this many times, contenders alternating, and report "
+        "each contender's median run (the floor's own wall time varies from round to round)",
+    )
+    parser.add_argument(
         "--urlwatch", metavar="PATH", help="urlwatch 2.29's executable (compared when given)"
     )
     parser.add_argument("--tracker", default=shutil.which("tracker") or "tracker")
@@ -270,17 +282,29 @@ def bench(args: argparse.Namespace) -> None:
             for cycle, changed in cycles:
                 if cycle == "changed":
                     changed.update(server.change(args.change))
-                for name, (command, env, cwd) in contenders.items():
-                    if name == "floor" and cycle != "baseline":
-                        command = [*command, "--conditional"]
-                    run = measure(server, command, env=env, cwd=cwd)
-                    run.extra["unchanged_bytes"] = unchanged_bytes(run.server, changed)
-                    if name in (*TRACKERS, "floor") and run.exit_code == 0:
-                        doc = json.loads(run.stdout)
-                        run.inner = doc.get("wall_seconds", doc.get("duration_seconds"))
-                        run.extra["doc"] = doc
-                    results[(cycle, name)] = run
-                    print(f"  {cycle:<8} {name:<8} {run.wall:7.2f}s", flush=True)
+                rounds = max(1, args.steady_rounds) if cycle == "steady" else 1
+                runs: dict[str, list[Run]] = {name: [] for name in contenders}
+                for _ in range(rounds):
+                    for name, (command, env, cwd) in contenders.items():
+                        if name == "floor" and cycle != "baseline":
+                            command = [*command, "--conditional"]
+                        run = measure(server, command, env=env, cwd=cwd)
+                        run.extra["unchanged_bytes"] = unchanged_bytes(run.server, changed)
+                        if name in (*TRACKERS, "floor") and run.exit_code == 0:
+                            doc = json.loads(run.stdout)
+                            run.inner = doc.get("wall_seconds", doc.get("duration_seconds"))
+                            run.extra["doc"] = doc
+                        runs[name].append(run)
+                        print(f"  {cycle:<8} {name:<8} {run.wall:7.2f}s", flush=True)
+                for name, made in runs.items():
+                    results[(cycle, name)] = sorted(made, key=lambda r: r.wall)[len(made) // 2]
+                if rounds > 1:
+                    floors = [r.wall for r in runs["floor"]]
+                    ratios = " ".join(
+                        f"{t.wall / f:.2f}x" for t, f in zip(runs["tracker"], floors, strict=True)
+                    )
+                    print(f"  steady rounds, tracker/floor each round: {ratios}", flush=True)
+                    print(f"  (the medians are reported: {rounds} rounds)", flush=True)
             changed_list = sorted(cycles[2][1])
         parse_all = parse_child(args.feeds, None, 0, pool=True)
         parse_changed = parse_child(args.feeds, changed_list, 1)
