@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from sqlmodel import col, select
 
@@ -27,6 +27,11 @@ __all__ = ["PollReport", "SourceResult", "poll_sources", "select_sources"]
 PARALLEL_PARSING_FROM = 50
 # After an interrupt, how long the run waits for sources that are recording their outcome.
 INTERRUPT_GRACE_SECONDS = 5.0
+# The main thread waits for results in steps this long. A Ctrl-C that lands between the
+# interpreter's last check for signals and the start of a blocking lock wait interrupts
+# nothing: it is handled when that wait ends. Bounded waits handle it within a step
+# instead of when the slowest poll in flight ends (20 s and more).
+WAKE_SECONDS = 0.5
 
 
 def select_sources(db: Database, source_ids: Sequence[int] | None) -> list[Source]:
@@ -64,10 +69,13 @@ def poll_sources(
         for s in sources
     }
     try:
-        for future in as_completed(futures):
-            report.results.append(_result_of(future, futures[future]))
-            if on_result:
-                on_result(report.results[-1])
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=WAKE_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                report.results.append(_result_of(future, futures[future]))
+                if on_result:
+                    on_result(report.results[-1])
     except KeyboardInterrupt:
         interrupt.set()
         clients.abort()
