@@ -78,6 +78,10 @@ class Vocabulary:
         )
 
 
+# Per pattern of a rule, the word sets a text must hold a word of each of to match it.
+Needs = tuple[tuple[frozenset[str], ...], ...]
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -89,14 +93,13 @@ class Rule:
     vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False, compare=False)
     # Per pattern, word sets a sentence must contain one word of each of for the pattern to
     # match (see required_words): substring tests skip most regex searches.
-    needs: tuple[tuple[frozenset[str], ...], ...] = field(default=(), repr=False, compare=False)
+    needs: Needs = field(default=(), repr=False, compare=False)
     # Every word of `needs`.
     words: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if len(self.needs) != len(self.patterns):
-            object.__setattr__(self, "needs", tuple(required_words(p) for p in self.patterns))
-        words = frozenset().union(*(w for sets in self.needs for w in sets))
+        needs, words = prefilter(self.patterns, self.needs)
+        object.__setattr__(self, "needs", needs)
         object.__setattr__(self, "words", words)
 
     def fires(self, sentence: str) -> bool:
@@ -110,16 +113,14 @@ class Rule:
         if present is None:
             present = words_in(sentence, self.words)
         for pattern, needs in zip(self.patterns, self.needs, strict=True):
-            for words in needs:
-                if words.isdisjoint(present):
-                    break  # a word the pattern needs is missing: it cannot match
-            else:
-                found = pattern.search(sentence)
-                if found is None:
-                    continue
-                if any(u.search(sentence) for u in self.unless):
-                    return None
-                return found
+            if not may_match(needs, present):
+                continue  # a word the pattern needs is missing: it cannot match
+            found = pattern.search(sentence)
+            if found is None:
+                continue
+            if any(u.search(sentence) for u in self.unless):
+                return None
+            return found
         return None
 
     def withheld_dimensions(self, sentence: str, found: re.Match[str]) -> tuple[str, ...]:
@@ -281,6 +282,20 @@ def words_in(sentence: str, words: frozenset[str]) -> frozenset[str]:
     """Which of the (lower-case) words occur in the sentence, ignoring case."""
     lowered = sentence.lower().translate(_FOLD)
     return frozenset([word for word in words if word in lowered])
+
+
+def prefilter(patterns: tuple[re.Pattern[str], ...], needs: Needs) -> tuple[Needs, frozenset[str]]:
+    """Each pattern's required word sets (read from the pattern unless given, one entry per
+    pattern) and every word of them: the prefilter a rule runs before its searches."""
+    if len(needs) != len(patterns):
+        needs = tuple(required_words(p) for p in patterns)
+    return needs, frozenset().union(*(w for sets in needs for w in sets))
+
+
+def may_match(needs: tuple[frozenset[str], ...], present: frozenset[str]) -> bool:
+    """Whether a text holding just these of the prefilter words has a word of each set a
+    pattern needs (False: the pattern cannot match it)."""
+    return all(not words.isdisjoint(present) for words in needs)
 
 
 def required_words(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from tracker.disclosure import excerpt, required_words, words_in
+from tracker.disclosure import Needs, excerpt, may_match, prefilter, words_in
 from tracker.errors import UserError
 
 # The contract's vocabulary (../shared/CONTRACT.md, "Closing-up intelligence"), in its order.
@@ -81,19 +81,18 @@ class Rule:
     unless_text: tuple[re.Pattern[str], ...] = ()
     # Per pattern, word sets a sentence must contain one word of each of for the pattern to
     # match (the withheld-details rules' prefilter): substring tests skip most searches.
-    needs: tuple[tuple[frozenset[str], ...], ...] = field(default=(), repr=False, compare=False)
+    needs: Needs = field(default=(), repr=False, compare=False)
     # Every word of `needs`.
     words: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if len(self.needs) != len(self.patterns):
-            object.__setattr__(self, "needs", tuple(required_words(p) for p in self.patterns))
-        words = frozenset().union(*(w for sets in self.needs for w in sets))
+        needs, words = prefilter(self.patterns, self.needs)
+        object.__setattr__(self, "needs", needs)
         object.__setattr__(self, "words", words)
 
     def possible(self, present: frozenset[str]) -> bool:
         """Whether a pattern can match a text containing just these of the prefilter words."""
-        return any(all(not words.isdisjoint(present) for words in needs) for needs in self.needs)
+        return any(may_match(needs, present) for needs in self.needs)
 
     def search(self, sentence: str, present: frozenset[str] | None = None) -> re.Match[str] | None:
         """The first pattern's match in the sentence, unless an `unless` pattern vetoes it.
@@ -107,7 +106,7 @@ class Rule:
         if any(u.search(sentence) for u in self.unless):
             return None
         for pattern, needs in zip(self.patterns, self.needs, strict=True):
-            if any(words.isdisjoint(present) for words in needs):
+            if not may_match(needs, present):
                 continue  # a word the pattern needs is missing: it cannot match
             found = pattern.search(sentence)
             if found:
