@@ -164,3 +164,11 @@ def test_files_gone_at_the_new_head_are_content_withdrawn() -> None:
     ]
     assert detection.upserts[r.key]["content_files"] == 0
     assert detection.upserts[r.key]["storage"] == 10
+
+
+def test_the_license_comparison_reads_the_license_fields() -> None:
+    from tracker.detect.hub import LICENSE_FIELDS, _license_of
+
+    assert _license_of({f: f.upper() for f in LICENSE_FIELDS}) == tuple(
+        f.upper() for f in LICENSE_FIELDS
+    )

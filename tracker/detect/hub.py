@@ -436,6 +436,7 @@ def _same(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
 
 
 def _license_of(state: Mapping[str, Any]) -> tuple[Any, ...]:
+    # LICENSE_FIELDS spelled out (a test keeps them the same): this runs for every repo.
     return (state.get("license"), state.get("license_name"), state.get("license_link"))
 
 
