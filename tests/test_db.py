@@ -53,6 +53,44 @@ def test_times_come_back_aware_utc(db: Database) -> None:
         assert abs((stored.created_at - source.created_at).total_seconds()) < 1e-3
 
 
+def test_one_statement_stores_each_rows_own_time(db: Database) -> None:
+    """The bind conversion remembers its last value (one `now` in thousands of rows):
+    rows that alternate between times, and times equal but not the same object, are each
+    stored as given."""
+    from datetime import timedelta, timezone
+
+    from tracker.models import Item
+
+    early = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    late = datetime(2026, 11, 30, 23, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+    equal = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    times = [early, early, late, early, equal, late, late]
+    items = Item.__table__
+    with db.session() as session:
+        source = Source(kind="feed", target="https://lab.example/times", every_seconds=60)
+        session.add(source)
+        session.flush()
+        rows = [
+            {
+                "source_id": source.id,
+                "key": str(n),
+                "data": {},
+                "first_seen_at": t,
+                "changed_at": early,
+            }
+            for n, t in enumerate(times)
+        ]
+        session.execute(sa.insert(items), rows)
+    with db.session() as session:
+        stored = session.execute(
+            sa.select(items.c.key, items.c.first_seen_at, items.c.changed_at)
+        ).all()
+
+    assert sorted((int(k), first, changed) for k, first, changed in stored) == [
+        (n, t.astimezone(UTC), early) for n, t in enumerate(times)
+    ]
+
+
 def test_event_keys_make_inserts_idempotent(db: Database) -> None:
     drafts = [
         EventDraft(

@@ -353,6 +353,87 @@ def test_parse_agrees_with_feedparser_on_every_fixture(name: str) -> None:
         assert fast.title == reference.title
 
 
+def stored(feed) -> list[tuple]:
+    """What a first poll stores of each entry: its identity and state."""
+    return [(e.key, e.state()) for e in feed.entries]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "feedparser"])
+@pytest.mark.parametrize("name", sorted(p.name for p in FEEDS.glob("*.*") if p.suffix != ".md"))
+def test_a_baseline_reading_stores_what_a_full_reading_would(name: str, fast: bool) -> None:
+    body = (FEEDS / name).read_bytes()
+    try:
+        full = parse(body, url=URL, content_type=None, fast=fast)
+    except NotAFeedError:
+        pytest.skip(f"{name} is not a feed (its error is tested elsewhere)")
+
+    first = parse(body, url=URL, content_type=None, fast=fast, baseline=True)
+
+    assert stored(first) == stored(full)
+    assert first.title == full.title and first.ttl_minutes == full.ttl_minutes
+    # Nothing is made of a first poll's entries: their dates and texts are not read.
+    assert all(e.published_at is None and e.summary_html == "" for e in first.entries)
+    assert all(e.content_html == () and e.author is None for e in first.entries)
+
+
+def test_a_baseline_reading_still_keys_entries_without_guid_or_link_by_content() -> None:
+    body = (FEEDS / "rss_missing_guids.xml").read_bytes()
+    full = parse(body, url=URL, content_type=None)
+
+    first = parse(body, url=URL, content_type=None, baseline=True)
+
+    hashed = [e.key for e in full.entries if e.key.startswith("sha256:")]
+    assert hashed and [e.key for e in first.entries] == [e.key for e in full.entries]
+
+
+# Links whose resolution takes urljoin's own path, and links it gives back unchanged.
+LINKS = [
+    "http://blog.example.org/p/1",
+    "https://blog.example.org:8443/p/1?x=1&y=2#top",
+    "https://blog.example.org/p/1?a?b#c#d",
+    "HTTPS://blog.example.org/p/1",
+    "https://blog.example.org/p/1?",
+    "https://blog.example.org/p/1#",
+    "https://blog.example.org/p/1?#frag",
+    "https://blog.example.org/p;params",
+    "https://blog.example.org/p/1;",
+    "https://blog.example.org/a/./b/../c",
+    "https://blog.example.org",
+    "https://blog.example.org?q",
+    "https://user:pw@blog.example.org/p",
+    "https://[::1]/p",
+    "https://[::1/p",
+    "https://blog.example.org:/p",
+    "https://blog.example.org/p 1",
+    "https://blog.example.org/p\t1",
+    "https://blog.example.org/p\x00",
+    "https://blög.example.org/p",
+    "https://blog.example.org/caf\u00e9",
+    "  https://blog.example.org/p/1  ",
+    "ftp://files.example.org/a",
+    "/relative/path",
+    "relative",
+    "//other.example.org/p",
+    "?query-only",
+    "#fragment-only",
+    "mailto:lab@example.org",
+    "tag:lab.example,2024:post-1",
+    "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a",
+]
+
+
+@pytest.mark.parametrize("base", ["https://feeds.example/feed.xml", "http://feeds.example/", ""])
+def test_links_are_resolved_as_urljoin_resolves_them(base: str) -> None:
+    from urllib.parse import urljoin
+
+    for link in LINKS:
+        try:
+            expected = urljoin(base, link.strip())
+        except ValueError:
+            expected = ""
+        assert feedfast._resolve(base, link) == expected, link
+
+
 def test_fast_path_reads_plain_rss_and_atom() -> None:
     assert feedfast.NAME == "feedparser-rs"
     for name in ("rss_lab_blog.xml", "rss_cdata_html.xml", "atom_model_library.xml"):
@@ -479,3 +560,20 @@ def test_fast_path_agrees_on_the_real_recordings() -> None:
             read += 1
             assert detected(fast) == detected(reference), path.name
     assert read >= 6  # most of the recordings take the fast path
+
+
+def test_a_baseline_reading_stores_what_a_full_reading_would_on_the_real_recordings() -> None:
+    from .corpus import locate
+
+    if locate.CORPUS is None:
+        pytest.skip(locate.SKIP_REASON)
+    compared = 0
+    for path in sorted((locate.CORPUS / "feeds").glob("*.xml")):
+        body, url = path.read_bytes(), "https://feeds.example/recorded/feed.xml"
+        try:
+            full = parse(body, url=url, content_type=None)
+        except NotAFeedError:
+            continue
+        assert stored(parse(body, url=url, content_type=None, baseline=True)) == stored(full)
+        compared += len(full.entries)
+    assert compared > 100

@@ -76,6 +76,35 @@ def test_new_entry_after_baseline_is_a_post(db: Database, site: Site) -> None:
     assert post.severity == "notice"
 
 
+def test_only_the_first_poll_reads_a_baseline_of_the_feed(
+    db: Database, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker import feedparse
+
+    readings: list[bool] = []
+    parse = feedparse.parse
+
+    def spy(body: bytes, **kwargs):
+        readings.append(kwargs["baseline"])
+        return parse(body, **kwargs)
+
+    monkeypatch.setattr(feedparse, "parse", spy)
+    url = site.put("/feed.xml", rss(("a", "Alpha")))
+    add_feed(db, url)
+    poll_all(db)
+    site.put("/feed.xml", rss(("b", "Beta"), ("a", "Alpha")))
+
+    poll_all(db)
+
+    assert readings == [True, False]
+    with db.session() as session:
+        states = {i.key: i.data for i in session.exec(select(Item))}
+    assert states == {
+        "a": {"title": "Alpha", "link": "https://lab.example/posts/a"},
+        "b": {"title": "Beta", "link": "https://lab.example/posts/b"},
+    }
+
+
 def test_unchanged_feed_sends_conditional_get_and_adds_nothing(db: Database, site: Site) -> None:
     url = site.put("/feed.xml", rss(("a", "Alpha")))
     add_feed(db, url)

@@ -168,3 +168,33 @@ def test_hundreds_of_new_events_are_recorded_in_chunks_and_sent_as_one_message(
     assert statuses(db, subscription_id) == ["sent"] * 600
     (payload,) = sink.payloads
     assert "600 changes" in payload["title"]
+
+
+class CountingSender:
+    """A sender that only counts the polls that called on it."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def events_recorded(self, event_ids: Any) -> None:
+        self.calls.append(list(event_ids))
+
+
+def test_a_sender_is_called_on_only_for_events_that_wrote_deliveries(
+    db: Database, site: Site, new_sink: Any
+) -> None:
+    watched_feed(db, site)
+    sender = CountingSender()
+    site.put("/feed.xml", rss(("b", "Beta"), ("a", "Alpha")))
+
+    quiet = PollService(db, sender=sender).poll()  # an event, but nobody subscribed
+
+    assert len(quiet.event_ids) == 1 and quiet.results[0].deliveries == 0
+    assert sender.calls == []
+    subscribe(db, new_sink().url())
+    site.put("/feed.xml", rss(("c", "Gamma"), ("b", "Beta"), ("a", "Alpha")))
+
+    heard = PollService(db, sender=sender).poll()
+
+    assert heard.results[0].deliveries == 1
+    assert sender.calls == [heard.event_ids]

@@ -50,7 +50,9 @@ class Clients:
         self._parsers: ProcessPoolExecutor | None = None
         self._aborted = False
 
-    def parse_feed(self, body: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
+    def parse_feed(
+        self, body: bytes, *, url: str, content_type: str | None, baseline: bool = False
+    ) -> ParsedFeed:
         """feedparser on the bytes: in a worker process when parsing in parallel or when the
         document is big, so its time is bounded; a lost worker is replaced and the parse
         tried once more."""
@@ -58,7 +60,11 @@ class Clients:
 
         if not self._parallel and (len(body) < BIG_DOCUMENT_BYTES or not _may_fork()):
             return feedparse.parse(
-                body, url=url, content_type=content_type, fast=self.settings.feed_fast_path
+                body,
+                url=url,
+                content_type=content_type,
+                fast=self.settings.feed_fast_path,
+                baseline=baseline,
             )
         return self._in_worker(
             feedparse.parse,
@@ -66,6 +72,7 @@ class Clients:
             url=url,
             content_type=content_type,
             fast=self.settings.feed_fast_path,
+            baseline=baseline,
             doing="parsing",
             what="feed parser",
         )

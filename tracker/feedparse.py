@@ -48,7 +48,12 @@ class ParsedFeed:
 
 
 def parse(
-    body: bytes, *, url: str, content_type: str | None = None, fast: bool = True
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    fast: bool = True,
+    baseline: bool = False,
 ) -> ParsedFeed:
     """Entries of a feed document (pure); raises NotAFeedError for anything else.
 
@@ -56,21 +61,27 @@ def parse(
     read is dropped, never the whole feed. JSON Feed (1.0 or 1.1) is read from a body that
     starts with `{`, or that a JSON content type announces and that does not start with
     `<` (servers mislabel feeds both ways); feedparser reads the rest, or all of it when
-    `fast` is false (`TRACKER_FEED_FAST_PATH=false`)."""
+    `fast` is false (`TRACKER_FEED_FAST_PATH=false`).
+
+    `baseline`: the reading of a source's first poll, which makes no post of any entry and
+    stores only each one's identity, title and link (`FeedEntry.state`): dates, authors,
+    summaries and content are left out (a summary is read where it is the identity)."""
     if _looks_like_json(body, content_type):
-        return parse_json_feed(body, url=url)
+        return parse_json_feed(body, url=url, baseline=baseline)
     check_complexity(body)
-    read = parse_fast(body, url=url, content_type=content_type) if fast else None
+    read = parse_fast(body, url=url, content_type=content_type, baseline=baseline) if fast else None
     if read is not None:
         return read
-    return parse_with_feedparser(body, url=url, content_type=content_type)
+    return parse_with_feedparser(body, url=url, content_type=content_type, baseline=baseline)
 
 
 # The fast path's name when it is installed (`tracker.feedfast`), else None.
 FAST_PATH = feedfast.NAME
 
 
-def parse_fast(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed | None:
+def parse_fast(
+    body: bytes, *, url: str, content_type: str | None = None, baseline: bool = False
+) -> ParsedFeed | None:
     """The fast path's reading of the document, or None where it refuses it."""
     try:
         title, ttl, raws = feedfast.read(
@@ -78,10 +89,12 @@ def parse_fast(body: bytes, *, url: str, content_type: str | None = None) -> Par
         )
     except feedfast.Refused:
         return None
-    return build_feed(title, ttl, raws)
+    return build_feed(title, ttl, raws, baseline=baseline)
 
 
-def parse_with_feedparser(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+def parse_with_feedparser(
+    body: bytes, *, url: str, content_type: str | None = None, baseline: bool = False
+) -> ParsedFeed:
     """RSS, Atom or RDF read by feedparser: the reference reading of a document."""
     headers = {"content-location": url}
     if content_type:
@@ -90,18 +103,22 @@ def parse_with_feedparser(body: bytes, *, url: str, content_type: str | None = N
     if not result.get("version"):
         raise NotAFeedError(_not_a_feed_reason(body, content_type, result))
     feed = result.get("feed", {})
-    return build_feed(feed.get("title", ""), feed.get("ttl", ""), result.entries)
+    return build_feed(feed.get("title", ""), feed.get("ttl", ""), result.entries, baseline=baseline)
 
 
-def build_feed(title: str, ttl: Any, raw_entries: Sequence[Any]) -> ParsedFeed:
-    """The feed from entries shaped like feedparser's (mappings with its keys)."""
+def build_feed(
+    title: str, ttl: Any, raw_entries: Sequence[Any], *, baseline: bool = False
+) -> ParsedFeed:
+    """The feed from entries shaped like feedparser's (mappings with its keys); with
+    `baseline`, each entry's identity, title and link only (see `parse`)."""
     ttl_text = str(ttl or "").strip()
     raws = list(raw_entries[:MAX_ENTRIES])
     guids = Counter((raw.get("id") or "").strip() for raw in raws)
     entries = []
     for raw in raws:
         try:
-            entries.append(_entry(raw, shared_guid=guids[(raw.get("id") or "").strip()] > 1))
+            shared = guids[(raw.get("id") or "").strip()] > 1
+            entries.append(_entry(raw, shared_guid=shared, baseline=baseline))
         except (TypeError, ValueError, AttributeError, UnicodeError):
             continue  # an entry the parser half-read: the rest of the feed still counts
     return ParsedFeed(
@@ -124,7 +141,7 @@ def _looks_like_json(body: bytes, content_type: str | None) -> bool:
     return head not in (b"<", b"") and (media == "application/json" or media.endswith("+json"))
 
 
-def parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:
+def parse_json_feed(body: bytes, *, url: str, baseline: bool = False) -> ParsedFeed:
     """Entries of a JSON Feed 1.0 or 1.1 document, shaped as feedparser shapes an entry so
     that identity, titles and times follow the same rules as for RSS and Atom."""
     try:
@@ -156,7 +173,7 @@ def parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:
         raise NotAFeedError("not a feed: cannot read JSON Feed in the response (no items list)")
     title = document.get("title")
     raws = [_json_item(item, url) for item in items[:MAX_ENTRIES] if isinstance(item, dict)]
-    return build_feed(title if isinstance(title, str) else "", "", raws)
+    return build_feed(title if isinstance(title, str) else "", "", raws, baseline=baseline)
 
 
 def _json_item(item: dict[str, Any], url: str) -> dict[str, Any]:
@@ -271,9 +288,14 @@ def _pair(high: int, low: int) -> bytes:
     return b"&#x%X;" % (0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 
 
-def _entry(raw: Any, *, shared_guid: bool = False) -> FeedEntry:
+def _entry(raw: Any, *, shared_guid: bool = False, baseline: bool = False) -> FeedEntry:
     title = one_line(raw.get("title", ""))
     link = raw.get("link") or None
+    if baseline:
+        key = _identity(raw, link, title, None, shared_guid=shared_guid)
+        return FeedEntry(
+            key=key, title=title or (link or "(untitled)"), link=link, published_at=None
+        )
     summary_html = raw.get("summary", "")[:TEXT_CHARS]
     return FeedEntry(
         key=_identity(raw, link, title, summary_html, shared_guid=shared_guid),
@@ -287,15 +309,18 @@ def _entry(raw: Any, *, shared_guid: bool = False) -> FeedEntry:
 
 
 def _identity(
-    raw: Any, link: str | None, title: str, summary_html: str, *, shared_guid: bool = False
+    raw: Any, link: str | None, title: str, summary_html: str | None, *, shared_guid: bool = False
 ) -> str:
-    """guid, else link, else a hash of the content (its text, so markup edits don't count).
+    """guid, else link, else a hash of the content (its text, so markup edits don't count);
+    `summary_html` None: read from `raw` if it is needed.
 
     A guid that several entries of the feed share identifies none of them (some generators
     give every entry the feed's own URL): those entries are keyed by link or content."""
     guid = "" if shared_guid else (raw.get("id") or "").strip()
     key = guid or link
     if not key or (shared_guid and not link):
+        if summary_html is None:
+            summary_html = raw.get("summary", "")[:TEXT_CHARS]
         summary = html_to_text(summary_html)[:SUMMARY_CHARS]
         key = "sha256:" + hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
     if len(key) > MAX_KEY_CHARS:

@@ -6,6 +6,7 @@ API); the `table=True` model is what is stored. Routes and commands never print 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -60,6 +61,24 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+        """The bind conversion, remembering its last value: a statement that writes one
+        `now` into thousands of rows (a feed's first poll) converts it once, not per row."""
+        convert = super().bind_processor(dialect)
+        if convert is None:
+            return None
+        last: list[tuple[Any, Any]] = [(None, None)]
+
+        def process(value: Any) -> Any:
+            given, converted = last[0]  # one tuple: threads share this processor
+            if value is given and value is not None:
+                return converted
+            converted = convert(value)
+            last[0] = (value, converted)
+            return converted
+
+        return process
 
 
 def _time(*, nullable: bool = True, index: bool = False) -> Any:

@@ -140,7 +140,7 @@ def _record_as_failed(
 ) -> None:
     """Count the poll as failed, in a transaction of its own: what the failed one would
     have written is gone, and the source's next poll tries again."""
-    result.event_ids, result.unchanged = [], False
+    result.event_ids, result.unchanged, result.deliveries = [], False, 0
     with _write_turn(db), db.session() as session:
         current = store.lock_source(session, source_id)
         if current is None or not holds_lease(current, lease_token):
@@ -155,7 +155,7 @@ def _record_as_failed(
         result.event_ids = store.insert_events(
             session, current.id, [failing] if failing else [], now=now
         )
-        outbox.enqueue(session, result.event_ids, now=now)
+        result.deliveries = outbox.enqueue(session, result.event_ids, now=now)
 
 
 # SQLite has one writer at a time. Threads that meet its write lock wait in its busy
@@ -301,7 +301,7 @@ def _record(
             result.event_ids + store.insert_events(session, source.id, found, now=now)
         )
     # The transactional outbox: deliveries are written with their events or not at all.
-    outbox.enqueue(session, result.event_ids, now=now)
+    result.deliveries = outbox.enqueue(session, result.event_ids, now=now)
     return written
 
 

@@ -28,6 +28,9 @@ class SourceResult:
     error: str | None = None
     unchanged: bool = False
     event_ids: list[int] = field(default_factory=list)
+    # Pending deliveries written with the events (not in the JSON): none, and no sender
+    # needs to look.
+    deliveries: int = 0
     requests: int = 0
     duration_seconds: float = 0.0
     # A poll was asked for after this one had started fetching: poll again.

@@ -75,7 +75,8 @@ class PollService:
             sources = select_sources(self.db, source_ids)
 
         def recorded(result: SourceResult) -> None:
-            self.sender.events_recorded(result.event_ids)
+            if result.deliveries:
+                self.sender.events_recorded(result.event_ids)
             if on_result:
                 on_result(result)
 
@@ -85,7 +86,8 @@ class PollService:
         """Poll one leased source (scheduled, or asked for); ask again when a request came
         in after this poll had started."""
         result = poll_source(self.db, self.clients, claim.source_id, lease_token=claim.token)
-        self.sender.events_recorded(result.event_ids)
+        if result.deliveries:
+            self.sender.events_recorded(result.event_ids)
         if result.rerun and self.runner is not None:
             self.request([claim.source_id])
         return result

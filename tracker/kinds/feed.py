@@ -22,6 +22,7 @@ def fetch(source: Source, clients: Clients, _items: ItemStates) -> Observation:
         validators=Validators(etag=source.etag, last_modified=source.last_modified),
         last_hash=source.content_hash,
         parser=clients.parse_feed,
+        baseline=source.baselined_at is None,
     )
 
 

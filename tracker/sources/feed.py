@@ -23,13 +23,18 @@ ACCEPT = (
 
 
 def parse(
-    body: bytes, *, url: str, content_type: str | None = None, fast: bool = True
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    fast: bool = True,
+    baseline: bool = False,
 ) -> ParsedFeed:
     """`tracker.feedparse.parse`, imported by the first body to read: a poll of unchanged
     feeds never loads the parsers."""
     from tracker import feedparse
 
-    return feedparse.parse(body, url=url, content_type=content_type, fast=fast)
+    return feedparse.parse(body, url=url, content_type=content_type, fast=fast, baseline=baseline)
 
 
 def fetch(
@@ -39,8 +44,11 @@ def fetch(
     validators: Validators | None,
     last_hash: str | None,
     parser: Callable[..., ParsedFeed] | None = None,
+    baseline: bool = False,
 ) -> Observation:
-    """Fetch a feed; parse it (with `parser`, else in this thread) only if it is new."""
+    """Fetch a feed; parse it (with `parser`, else in this thread) only if it is new.
+    `baseline`: the source's first poll, which reads only what it stores of each entry
+    (`tracker.feedparse.parse`)."""
     response = fetcher.get(url, validators=validators, accept=ACCEPT)
     if response.not_modified:
         return Observation(
@@ -61,7 +69,10 @@ def fetch(
             fresh_for=response.fresh_for,
         )
     parsed = (parser or parse)(
-        response.body, url=response.url, content_type=response.headers.get("content-type")
+        response.body,
+        url=response.url,
+        content_type=response.headers.get("content-type"),
+        baseline=baseline,
     )
     return Observation(
         unchanged=False,
