@@ -32,7 +32,7 @@ from tracker.db import Database
 from tracker.detect import Detection, clauses
 from tracker.detect.lifecycle import baselined, on_failure, on_success
 from tracker.detect.lineage import Exposure
-from tracker.disclosure import Rule, rules_for
+from tracker.disclosure import rules_for
 from tracker.dispatch import holds_lease
 from tracker.errors import DeferredError, FetchError, NotFoundError
 from tracker.events import EventDraft
@@ -95,8 +95,10 @@ def poll_source(
             ):
                 return _done(result, started)
         try:
-            if fetched.observation is not None:
-                _rules(db.settings)  # read once a process: before the write turn, not in it
+            if fetched.observation is not None and source.baselined_at is not None:
+                # Compiled once a process, before the write turn rather than in it (a first
+                # poll of posts reads no rules; other first polls compile them on use).
+                rules_for(db.settings.home), clauses.rules_for(db.settings.home)
             with _write_turn(db), db.session() as session:
                 current = store.lock_source(session, source_id)
                 if current is None or not holds_lease(current, lease_token):
@@ -305,22 +307,15 @@ def _record(
     return written
 
 
-def _rules(settings: Settings) -> tuple[tuple[Rule, ...], tuple[clauses.Rule, ...]]:
-    """The withheld-detail and clause rules (built-in and the user's), compiled once."""
-    return rules_for(settings.home), clauses.rules_for(settings.home)
-
-
 def _context(source: Source, settings: Settings) -> DetectContext:
-    rules, clause_rules = _rules(settings)
     return DetectContext(
         target=source.target,
         name=source.name,
         types=source.types,
         links=source.links,
         baselined=source.baselined_at is not None,
-        rules=rules,
         hf_endpoint=settings.hf_endpoint,
-        clause_rules=clause_rules,
+        home=settings.home,
     )
 
 

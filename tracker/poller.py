@@ -7,10 +7,11 @@ interrupted), so an interrupted poll never counts a source as failed.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from sqlmodel import col, select
 
@@ -64,18 +65,20 @@ def poll_sources(
     report = PollReport()
     workers = max(1, min(db.settings.poll_concurrency, len(sources)))
     pool = ThreadPoolExecutor(workers, "poll")
-    futures: dict[Future[SourceResult], Source] = {
-        pool.submit(poll_source, db, clients, s.id or 0, loaded=s, interrupt=interrupt): s
-        for s in sources
-    }
+    # Each poll puts its future here as it ends: waiting on the set of those still running
+    # would cost the whole set at every result (a million steps for 1,000 sources).
+    finished: queue.SimpleQueue[Future[SourceResult]] = queue.SimpleQueue()
+    futures: dict[Future[SourceResult], Source] = {}
+    for s in sources:
+        future = pool.submit(poll_source, db, clients, s.id or 0, loaded=s, interrupt=interrupt)
+        futures[future] = s
+        future.add_done_callback(finished.put)
     try:
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=WAKE_SECONDS, return_when=FIRST_COMPLETED)
-            for future in done:
-                report.results.append(_result_of(future, futures[future]))
-                if on_result:
-                    on_result(report.results[-1])
+        for _ in range(len(futures)):
+            future = _next_finished(finished)
+            report.results.append(_result_of(future, futures[future]))
+            if on_result:
+                on_result(report.results[-1])
     except KeyboardInterrupt:
         interrupt.set()
         clients.abort()
@@ -91,6 +94,15 @@ def poll_sources(
     report.results.sort(key=lambda r: r.source_id)
     report.duration_seconds = time.monotonic() - started
     return report
+
+
+def _next_finished(finished: queue.SimpleQueue[Future[SourceResult]]) -> Future[SourceResult]:
+    """The next poll to end, waited for in short steps (see WAKE_SECONDS)."""
+    while True:
+        try:
+            return finished.get(timeout=WAKE_SECONDS)
+        except queue.Empty:
+            continue
 
 
 def _result_of(future: Future[SourceResult], source: Source) -> SourceResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker.detect import Detection
@@ -30,10 +31,24 @@ class DetectContext:
     types: str | None
     links: str | None
     baselined: bool
-    rules: tuple[Rule, ...]
     hf_endpoint: str
-    # The clause recogniser's rules (built-in ones when None).
-    clause_rules: tuple[ClauseRule, ...] | None = None
+    # TRACKER_HOME, where the user's rule files are: the rules are compiled by the first
+    # detection that reads them (a feed's first poll reads none).
+    home: Path | None = None
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The withheld-detail rules, built-in and the user's."""
+        from tracker.disclosure import rules_for
+
+        return rules_for(self.home)
+
+    @property
+    def clause_rules(self) -> tuple[ClauseRule, ...]:
+        """The clause recogniser's rules, built-in and the user's."""
+        from tracker.detect.clauses import rules_for
+
+        return rules_for(self.home)
 
 
 # Keeps the disclosure scorecards of the releases a poll found (tracker.scorecards).

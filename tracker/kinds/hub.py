@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tracker import disclosure, lineage, scorecards
+from tracker import lineage, scorecards
 from tracker.bulk import collector_paused
-from tracker.detect import Detection, clauses
+from tracker.detect import Detection
 from tracker.detect.hub import detect_repos
 from tracker.detect.lineage import closing_bases
 from tracker.kinds.base import DetectContext, ItemStates, SourceKind
@@ -32,10 +32,10 @@ def fetch(source: Source, clients: Clients, items: ItemStates) -> Observation:
         types=source.types,
         links=source.links,
         baselined=baselined,
-        # The recording's own rules, so that it can take this detection as it is.
-        rules=disclosure.rules_for(clients.settings.home),
         hf_endpoint=clients.settings.hf_endpoint,
-        clause_rules=clauses.rules_for(clients.settings.home),  # stricter terms close up
+        # The recording's own rules (stricter terms close up), so that it can take this
+        # detection as it is.
+        home=clients.settings.home,
     )
 
     def closed_up(snapshot: HubSnapshot) -> Sequence[str]:
