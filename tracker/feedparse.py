@@ -291,15 +291,14 @@ def _pair(high: int, low: int) -> bytes:
 def _entry(raw: Any, *, shared_guid: bool = False, baseline: bool = False) -> FeedEntry:
     title = one_line(raw.get("title", ""))
     link = raw.get("link") or None
+    shown = title or (link or "(untitled)")
     if baseline:
         key = _identity(raw, link, title, None, shared_guid=shared_guid)
-        return FeedEntry(
-            key=key, title=title or (link or "(untitled)"), link=link, published_at=None
-        )
+        return FeedEntry(key=key, title=shown, link=link, published_at=None)
     summary_html = raw.get("summary", "")[:TEXT_CHARS]
     return FeedEntry(
         key=_identity(raw, link, title, summary_html, shared_guid=shared_guid),
-        title=title or (link or "(untitled)"),
+        title=shown,
         link=link,
         published_at=_time(raw.get("published_parsed") or raw.get("updated_parsed")),
         author=one_line(raw.get("author", "")) or None,

@@ -96,9 +96,7 @@ def poll_source(
                 return _done(result, started)
         try:
             if fetched.observation is not None and source.baselined_at is not None:
-                # Compiled once a process, before the write turn rather than in it (a first
-                # poll of posts reads no rules; other first polls compile them on use).
-                rules_for(db.settings.home), clauses.rules_for(db.settings.home)
+                _compile_rules(db.settings)  # a first poll of posts reads none
             with _write_turn(db), db.session() as session:
                 current = store.lock_source(session, source_id)
                 if current is None or not holds_lease(current, lease_token):
@@ -305,6 +303,13 @@ def _record(
     # The transactional outbox: deliveries are written with their events or not at all.
     result.deliveries = outbox.enqueue(session, result.event_ids, now=now)
     return written
+
+
+def _compile_rules(settings: Settings) -> None:
+    """The withheld-detail and clause rules, compiled once a process: before the write
+    turn rather than in it (other first polls compile them where they read them)."""
+    rules_for(settings.home)
+    clauses.rules_for(settings.home)
 
 
 def _context(source: Source, settings: Settings) -> DetectContext:

@@ -75,19 +75,22 @@ class PollService:
             sources = select_sources(self.db, source_ids)
 
         def recorded(result: SourceResult) -> None:
-            if result.deliveries:
-                self.sender.events_recorded(result.event_ids)
+            self._hand_over(result)
             if on_result:
                 on_result(result)
 
         return poll_sources(self.db, sources, on_result=recorded, interrupt=interrupt)
 
+    def _hand_over(self, result: SourceResult) -> None:
+        """Tell the sender of a poll's new events when they have deliveries to send."""
+        if result.deliveries:
+            self.sender.events_recorded(result.event_ids)
+
     def poll_claimed(self, claim: Claim) -> SourceResult:
         """Poll one leased source (scheduled, or asked for); ask again when a request came
         in after this poll had started."""
         result = poll_source(self.db, self.clients, claim.source_id, lease_token=claim.token)
-        if result.deliveries:
-            self.sender.events_recorded(result.event_ids)
+        self._hand_over(result)
         if result.rerun and self.runner is not None:
             self.request([claim.source_id])
         return result
