@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +57,15 @@ def ctrl_c_interrupts() -> Iterator[None]:
     signal.signal(signal.SIGINT, previous)
 
 
-def test_an_interrupted_poll_records_nothing_for_the_sources_in_flight(
-    db: Database, site: Site, ctrl_c_interrupts: None
-) -> None:
-    fast = add_feed(db, site.put("/fast.xml", rss(("a", "Alpha"))))
-    slow = add_feed(db, site.put("/slow.xml", rss(("b", "Beta")), delay=20))
-    # On a busy machine the fast one may take seconds: the slow one must still be in flight.
-    db.settings.http_timeout_seconds = 30
+def interrupt_once_recorded(
+    source_id: int, site: Site, waited: list[str]
+) -> Callable[[SourceResult], None]:
+    """An `on_result` for a poll: once `source_id` is recorded and the site has a request in
+    flight, Ctrl-C lands in the main thread (what went wrong instead is put in `waited`)."""
+    done = threading.Event()
 
-    fast_done = threading.Event()
-    waited: list[str] = []
-
-    def note(result: SourceResult) -> None:
-        if result.source_id == fast:
-            fast_done.set()
-
-    def interrupt_once_the_fast_one_is_recorded() -> None:
-        if not fast_done.wait(15):
+    def interrupt() -> None:
+        if not done.wait(15):
             waited.append("the fast source was not done within 15 s")
             return
         deadline = time.monotonic() + 15
@@ -84,7 +76,24 @@ def test_an_interrupted_poll_records_nothing_for_the_sources_in_flight(
             time.sleep(0.02)
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
-    threading.Thread(target=interrupt_once_the_fast_one_is_recorded, daemon=True).start()
+    def note(result: SourceResult) -> None:
+        if result.source_id == source_id:
+            done.set()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    return note
+
+
+def test_an_interrupted_poll_records_nothing_for_the_sources_in_flight(
+    db: Database, site: Site, ctrl_c_interrupts: None
+) -> None:
+    fast = add_feed(db, site.put("/fast.xml", rss(("a", "Alpha"))))
+    slow = add_feed(db, site.put("/slow.xml", rss(("b", "Beta")), delay=20))
+    # On a busy machine the fast one may take seconds: the slow one must still be in flight.
+    db.settings.http_timeout_seconds = 30
+    waited: list[str] = []
+
+    note = interrupt_once_recorded(fast, site, waited)
     report = poll_sources(db, select_sources(db, None), on_result=note)
 
     assert waited == []
@@ -96,6 +105,27 @@ def test_an_interrupted_poll_records_nothing_for_the_sources_in_flight(
     with db.read() as session:
         kinds = [e.kind for e in session.exec(select(Event))]
     assert kinds == ["source.baselined"]
+
+
+def test_a_source_waiting_for_its_hosts_turn_is_reported_as_interrupted(
+    db: Database, site: Site, ctrl_c_interrupts: None
+) -> None:
+    db.settings.per_host_limit = 1
+    db.settings.http_timeout_seconds = 30
+    slow = add_feed(db, site.put("/slow.xml", rss(("b", "Beta")), delay=20))
+    held = add_feed(db, site.put("/held.xml", rss(("c", "Gamma"))))  # the slow one's host
+    fast_url = site.put("/fast.xml", rss(("a", "Alpha"))).replace("127.0.0.1", "localhost")
+    fast = add_feed(db, fast_url)
+    waited: list[str] = []
+
+    note = interrupt_once_recorded(fast, site, waited)
+    report = poll_sources(db, select_sources(db, None), on_result=note)
+
+    assert waited == []
+    statuses = {r.source_id: r.status for r in report.results}
+    assert statuses == {fast: OK, slow: INTERRUPTED, held: INTERRUPTED}
+    assert site.hits_for("/held.xml") == []
+    assert source_row(db, held).last_polled_at is None
 
 
 def test_tracker_poll_reports_before_its_alerts_have_gone_out(

@@ -1,5 +1,9 @@
 """Many sources at once: `tracker.pipeline.poll_source` over a bounded thread pool.
 
+Sources are started as threads come free, at most `TRACKER_PER_HOST_LIMIT` at a time for
+one host (`HostQueue`): the fetcher would hold any more at that host's limit, each on a
+thread that sources of other hosts could have used.
+
 An interrupt (Ctrl-C, SIGTERM) stops the run within seconds: fetches in flight are
 aborted, and a source whose outcome was not recorded yet stays as it was (reported as
 interrupted), so an interrupted poll never counts a source as failed.
@@ -7,11 +11,14 @@ interrupted), so an interrupted poll never counts a source as failed.
 
 from __future__ import annotations
 
+import heapq
 import queue
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from urllib.parse import urlsplit
 
 from sqlmodel import col, select
 
@@ -22,7 +29,7 @@ from tracker.models import Source
 from tracker.pipeline import poll_source
 from tracker.results import FAILED, INTERRUPTED, PollReport, SourceResult
 
-__all__ = ["PollReport", "SourceResult", "poll_sources", "select_sources"]
+__all__ = ["HostQueue", "PollReport", "SourceResult", "host_of", "poll_sources", "select_sources"]
 
 # Worker processes for parsing pay off only when there are many feeds to parse.
 PARALLEL_PARSING_FROM = 50
@@ -56,7 +63,8 @@ def poll_sources(
     clients: Clients | None = None,
     interrupt: threading.Event | None = None,
 ) -> PollReport:
-    """Poll sources concurrently (bounded pool, per-host limit in the fetcher)."""
+    """Poll sources concurrently: a bounded pool, each host's sources taking turns at its
+    limit (`HostQueue`)."""
     started = time.monotonic()
     interrupt = interrupt or threading.Event()
     owned = clients is None
@@ -65,17 +73,28 @@ def poll_sources(
     report = PollReport()
     workers = max(1, min(db.settings.poll_concurrency, len(sources)))
     pool = ThreadPoolExecutor(workers, "poll")
+    turns = HostQueue(sources, db.settings.per_host_limit)
     # Each poll puts its future here as it ends: waiting on the set of those still running
     # would cost the whole set at every result (a million steps for 1,000 sources).
     finished: queue.SimpleQueue[Future[SourceResult]] = queue.SimpleQueue()
     futures: dict[Future[SourceResult], Source] = {}
-    for s in sources:
-        future = pool.submit(poll_source, db, clients, s.id or 0, loaded=s, interrupt=interrupt)
-        futures[future] = s
-        future.add_done_callback(finished.put)
+    running = 0
+
+    def start_more() -> None:
+        nonlocal running
+        while running < workers and (s := turns.take()) is not None:
+            future = pool.submit(poll_source, db, clients, s.id or 0, loaded=s, interrupt=interrupt)
+            futures[future] = s
+            running += 1
+            future.add_done_callback(finished.put)
+
     try:
-        for _ in range(len(futures)):
+        start_more()
+        for _ in range(len(sources)):
             future = _next_finished(finished)
+            running -= 1
+            turns.done(futures[future])
+            start_more()
             report.results.append(_result_of(future, futures[future]))
             if on_result:
                 on_result(report.results[-1])
@@ -83,7 +102,7 @@ def poll_sources(
         interrupt.set()
         clients.abort()
         pool.shutdown(wait=False, cancel_futures=True)
-        _collect_unfinished(report, futures)
+        _collect_unfinished(report, futures, turns.left())
     finally:
         pool.shutdown(wait=not interrupt.is_set())
         report.requests = clients.http_requests + clients.hub_requests
@@ -118,11 +137,16 @@ def _result_of(future: Future[SourceResult], source: Source) -> SourceResult:
         return SourceResult(source.id or 0, source.kind, name, FAILED, error=error[:500])
 
 
-def _collect_unfinished(report: PollReport, futures: dict[Future[SourceResult], Source]) -> None:
+def _collect_unfinished(
+    report: PollReport, futures: dict[Future[SourceResult], Source], unstarted: list[Source]
+) -> None:
     """After an interrupt: the results that still arrive, the others as interrupted."""
     report.interrupted = True
     wait(futures, timeout=INTERRUPT_GRACE_SECONDS)
     reported = {r.source_id for r in report.results}
+    for source in unstarted:
+        name = source.name or source.target
+        report.results.append(SourceResult(source.id or 0, source.kind, name, INTERRUPTED))
     for future, source in futures.items():
         if source.id in reported:
             continue
@@ -131,3 +155,65 @@ def _collect_unfinished(report: PollReport, futures: dict[Future[SourceResult], 
         else:
             name = source.name or source.target
             report.results.append(SourceResult(source.id or 0, source.kind, name, INTERRUPTED))
+
+
+def host_of(source: Source) -> str | None:
+    """The host a source's fetch goes to, where its target is a URL (feeds, pages); the
+    fetcher's per-host limit is keyed the same way. None for the others (the Hub's client
+    keeps its own limits)."""
+    if not source.target.startswith(("http://", "https://")):
+        return None
+    try:
+        return (urlsplit(source.target).hostname or "").lower() or None
+    except ValueError:
+        return None
+
+
+class HostQueue:
+    """The sources of a poll in the order to start them: given order, except that a host
+    with `limit` polls running waits until one of them is done. Sources without a host are
+    never held."""
+
+    def __init__(self, sources: Sequence[Source], limit: int) -> None:
+        self._limit = max(1, limit)
+        self._waiting: dict[str | None, deque[tuple[int, Source]]] = {}
+        for position, source in enumerate(sources):
+            self._waiting.setdefault(host_of(source), deque()).append((position, source))
+        self._running: Counter[str | None] = Counter()
+        # The first waiting source of each host that may start now, by position (positions
+        # differ, so hosts are never compared).
+        self._ready: list[tuple[int, str | None]] = []
+        self._readied: set[str | None] = set()
+        for host in self._waiting:
+            self._ready_up(host)
+
+    def take(self) -> Source | None:
+        """The next source to start (counted as running), or None when none may start."""
+        if not self._ready:
+            return None
+        _, host = heapq.heappop(self._ready)
+        self._readied.discard(host)
+        _, source = self._waiting[host].popleft()
+        self._running[host] += 1
+        self._ready_up(host)
+        return source
+
+    def done(self, source: Source) -> None:
+        """A source taken before has finished: its host may start another."""
+        host = host_of(source)
+        self._running[host] -= 1
+        self._ready_up(host)
+
+    def left(self) -> list[Source]:
+        """The sources not taken yet, in their given order."""
+        waiting = [entry for queue_ in self._waiting.values() for entry in queue_]
+        return [source for _, source in sorted(waiting, key=lambda entry: entry[0])]
+
+    def _ready_up(self, host: str | None) -> None:
+        waiting = self._waiting.get(host)
+        if not waiting or host in self._readied:
+            return
+        if host is not None and self._running[host] >= self._limit:
+            return
+        self._readied.add(host)
+        heapq.heappush(self._ready, (waiting[0][0], host))
