@@ -73,36 +73,24 @@ def poll_sources(
     report = PollReport()
     workers = max(1, min(db.settings.poll_concurrency, len(sources)))
     pool = ThreadPoolExecutor(workers, "poll")
-    turns = HostQueue(sources, db.settings.per_host_limit)
-    # Each poll puts its future here as it ends: waiting on the set of those still running
-    # would cost the whole set at every result (a million steps for 1,000 sources).
-    finished: queue.SimpleQueue[Future[SourceResult]] = queue.SimpleQueue()
-    futures: dict[Future[SourceResult], Source] = {}
-    running = 0
-
-    def start_more() -> None:
-        nonlocal running
-        while running < workers and (s := turns.take()) is not None:
-            future = pool.submit(poll_source, db, clients, s.id or 0, loaded=s, interrupt=interrupt)
-            futures[future] = s
-            running += 1
-            future.add_done_callback(finished.put)
-
+    launcher = _Launcher(
+        HostQueue(sources, db.settings.per_host_limit),
+        workers,
+        lambda s: pool.submit(poll_source, db, clients, s.id or 0, loaded=s, interrupt=interrupt),
+    )
     try:
-        start_more()
+        launcher.start_more()
         for _ in range(len(sources)):
-            future = _next_finished(finished)
-            running -= 1
-            turns.done(futures[future])
-            start_more()
-            report.results.append(_result_of(future, futures[future]))
+            future = _next_finished(launcher.finished)
+            report.results.append(_result_of(future, launcher.started[future]))
             if on_result:
                 on_result(report.results[-1])
     except KeyboardInterrupt:
         interrupt.set()
         clients.abort()
+        unstarted = launcher.stop()
         pool.shutdown(wait=False, cancel_futures=True)
-        _collect_unfinished(report, futures, turns.left())
+        _collect_unfinished(report, launcher.started, unstarted + launcher.unstarted)
     finally:
         pool.shutdown(wait=not interrupt.is_set())
         report.requests = clients.http_requests + clients.hub_requests
@@ -167,6 +155,57 @@ def host_of(source: Source) -> str | None:
         return (urlsplit(source.target).hostname or "").lower() or None
     except ValueError:
         return None
+
+
+class _Launcher:
+    """Starts polls as threads come free, in `HostQueue` order. A poll that ends starts the
+    next from its own thread (the main thread, busy with results, would leave threads idle
+    meanwhile), then puts its future in `finished`, where the main thread takes it: waiting
+    on the set of polls still running would cost the whole set at every result (a million
+    steps for 1,000 sources)."""
+
+    def __init__(
+        self, turns: HostQueue, workers: int, submit: Callable[[Source], Future[SourceResult]]
+    ) -> None:
+        self.finished: queue.SimpleQueue[Future[SourceResult]] = queue.SimpleQueue()
+        self.started: dict[Future[SourceResult], Source] = {}
+        self.unstarted: list[Source] = []  # taken as the pool shut down
+        self._turns, self._workers, self._submit = turns, workers, submit
+        self._lock = threading.Lock()
+        self._running = 0
+        self._stopped = False
+
+    def start_more(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopped or self._running >= self._workers:
+                    return
+                source = self._turns.take()
+                if source is None:
+                    return
+                self._running += 1
+            try:
+                future = self._submit(source)
+            except RuntimeError:  # the pool is shutting down after an interrupt
+                self.unstarted.append(source)
+                return
+            self.started[future] = source
+            future.add_done_callback(self._ended)
+
+    def stop(self) -> list[Source]:
+        """Start nothing more; the sources never taken."""
+        with self._lock:
+            self._stopped = True
+            return self._turns.left()
+
+    def _ended(self, future: Future[SourceResult]) -> None:
+        try:
+            with self._lock:
+                self._running -= 1
+                self._turns.done(self.started[future])
+            self.start_more()
+        finally:
+            self.finished.put(future)
 
 
 class HostQueue:
