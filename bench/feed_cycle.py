@@ -407,11 +407,6 @@ def report(args, results, parse_all: dict, parse_changed: dict, changed: int) ->
                 f"{doc['unchanged']}, events {doc['events']}, requests {doc['requests']}, "
                 f"body_bytes {doc['body_bytes']:,}"
             )
-    retried = {c: results[(c, "floor")].extra.get("doc", {}).get("retried") for c in CYCLES}
-    print(
-        "floor: requests made again after httpcore closed their connection (encode/httpcore"
-        "#1110): " + ", ".join(f"{c} {n}" for c, n in retried.items() if n is not None)
-    )
     pa, pc = parse_all["feedparser_seconds"], parse_changed["feedparser_seconds"]
     print(
         f"feedparser alone, one core: all {parse_all['bodies']} bodies {pa:.2f}s "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from tracker import netguard
 from tracker.config import Settings
 from tracker.http import Fetcher, FetchError, Validators
 
+from .alertsinks import HttpSink, self_signed_pem
 from .sites import Site
 
 
@@ -151,3 +153,38 @@ def test_connection_refused_is_one_line(settings: Settings) -> None:
 
     assert "\n" not in str(raised.value)
     assert "127.0.0.1" in str(raised.value)
+
+
+def test_each_polling_thread_fetches_on_a_connection_of_its_own(
+    settings: Settings, site: Site
+) -> None:
+    for n in range(24):
+        site.put(f"/f{n}.xml", "<rss/>", delay=0.05)
+    with fetcher(settings, per_host_limit=8) as f, ThreadPoolExecutor(8) as pool:
+        for _ in range(2):
+            list(pool.map(lambda n: f.get(site.url(f"/f{n}.xml")), range(24)))
+        clients = list(f._clients)
+
+    # Eight threads, one client each.
+    assert len(clients) == 8
+    assert all(c.is_closed for c in clients)  # closed with the fetcher
+    assert len(site.hits) == 48 and site.max_in_flight == 8
+
+
+def test_https_is_verified_against_the_trusted_certificates(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pem = self_signed_pem(tmp_path, ["localhost"])
+    sink = HttpSink(tls=pem, reply=b"<rss/>")
+    url = f"https://localhost:{sink.port}/feed.xml"
+    try:
+        with fetcher(settings) as f, pytest.raises(FetchError) as refused:
+            f.get(url)
+        monkeypatch.setenv("SSL_CERT_FILE", str(pem.with_suffix(".crt")))
+        with fetcher(settings) as f, ThreadPoolExecutor(4) as pool:
+            bodies = list(pool.map(lambda _: f.get(url).body, range(8)))
+    finally:
+        sink.close()
+
+    assert "certificate" in str(refused.value).lower() and "\n" not in str(refused.value)
+    assert bodies == [b"<rss/>"] * 8

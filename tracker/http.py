@@ -1,14 +1,23 @@
 """Polite, bounded HTTP GETs for feeds and pages.
 
-One `Fetcher` per poll run: a shared connection pool, a per-host concurrency limit,
-conditional requests, a redirect limit, a size cap applied after decompression and a
-private-network guard on every connection.
+One `Fetcher` per poll run: a connection pool per polling thread, a per-host concurrency
+limit, conditional requests, a redirect limit, a size cap applied after decompression and
+a private-network guard on every connection.
+
+Each thread has a client of its own (one connection, kept alive for the thread's next
+fetch), all sharing one TLS context and one network backend. A pool shared by every thread
+costs more than its fetches: httpcore 1.0.9 walks all its connections, and for each idle
+one counts them all again, at every request and every response's end (seconds of CPU for
+1,000 fetches on 100 threads, `bench/fetch_floor.py`); and with fewer connections kept
+alive than open it can close a connection it has just handed to a waiting request
+(encode/httpcore#1110). A thread's own pool is never shared, so neither can happen.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -65,7 +74,7 @@ class Response:
 class Fetcher:
     """A thread-safe HTTP client for one poll run."""
 
-    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.requests = 0
         self.body_bytes = 0
@@ -74,25 +83,43 @@ class Fetcher:
             lambda: threading.BoundedSemaphore(settings.per_host_limit)
         )
         self._hosts_lock = threading.Lock()
-        self._backend: DeadlineBackend | None = None
-        if transport is None:
-            transport, self._backend = guarded_transport(settings)
-        timeout = httpx.Timeout(settings.http_timeout_seconds, connect=10.0)
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=timeout,
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+        inner: httpcore.NetworkBackend = (
+            httpcore.SyncBackend() if settings.allow_private_networks else GuardedBackend()
         )
+        self._backend = DeadlineBackend(inner)
+        self._tls = httpx.create_ssl_context()  # as each transport would make, made once
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
+
+    @property
+    def _client(self) -> httpx.Client:
+        """This thread's client."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = httpx.Client(
+                transport=thread_transport(self._backend, self._tls),
+                timeout=httpx.Timeout(self.settings.http_timeout_seconds, connect=10.0),
+                follow_redirects=False,
+                trust_env=False,
+                headers={
+                    "User-Agent": self.settings.user_agent,
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                },
+            )
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
 
     def close(self) -> None:
-        self._client.close()
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
 
     def abort(self) -> None:
         """Fail the fetches in flight at once (their sockets are shut down), and later ones."""
-        if self._backend is not None:
-            self._backend.abort()
+        self._backend.abort()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -188,19 +215,15 @@ class Fetcher:
             self.body_bytes += body_bytes
 
 
-def guarded_transport(settings: Settings) -> tuple[httpx.HTTPTransport, DeadlineBackend]:
-    """httpx's transport on sockets with a deadline per fetch, through the private-network
-    guard unless private networks are allowed."""
-    limits = httpx.Limits(max_connections=max(settings.poll_concurrency, 10))
-    transport = httpx.HTTPTransport(limits=limits, retries=0)
-    inner: httpcore.NetworkBackend = (
-        httpcore.SyncBackend() if settings.allow_private_networks else GuardedBackend()
-    )
-    backend = DeadlineBackend(inner)
+def thread_transport(backend: DeadlineBackend, tls: ssl.SSLContext) -> httpx.HTTPTransport:
+    """httpx's transport for one thread: one connection at a time (a thread makes one
+    request at a time), on `backend`'s sockets: a deadline per fetch, through the
+    private-network guard unless private networks are allowed."""
+    transport = httpx.HTTPTransport(verify=tls, limits=httpx.Limits(max_connections=1), retries=0)
     # httpx offers no public hook for httpcore's network backend; the pool reads this
     # attribute each time it opens a connection.
     transport._pool._network_backend = backend
-    return transport, backend
+    return transport
 
 
 def _redirect_target(url: str, response: Response) -> str:
