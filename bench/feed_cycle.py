@@ -3,6 +3,7 @@
     python bench/feed_cycle.py [--feeds 1000] [--concurrency 100] [--latency-ms 200]
                                [--change 0.1] [--urlwatch PATH/TO/bin/urlwatch]
                                [--before PATH/TO/other/bin/tracker]
+                               [--steady-rounds N] [--baseline-rounds N]
 
 Starts bench/feedserver.py in its own process (N feeds of 20-200 items, ~86 MB for 1,000,
 ETag/Last-Modified, 304s, 200 ms per response) and runs three cycles over the same URLs:
@@ -27,7 +28,9 @@ one item). In each cycle every contender runs as a child process, one after the 
 `--steady-rounds N` runs the steady cycle N times, the contenders taking turns each round,
 and reports each contender's median run: on this shared machine the floor's own steady
 cycle has taken from 2.3 to 4.3 s in one session, and one round's ratio says more about
-the load than about the code.
+the load than about the code. `--baseline-rounds N` does the same for the baseline, each
+round after the first on fresh homes (the trackers' imported again, urlwatch's cache
+emptied), the later cycles going on from the last round's.
 
 Wall time is the child's whole life (interpreter start and imports included), measured
 from the parent (children cache bytecode as Python does by default, whatever
@@ -244,6 +247,13 @@ def main() -> None:
         "each contender's median run (the floor's own wall time varies from round to round)",
     )
     parser.add_argument(
+        "--baseline-rounds",
+        type=int,
+        default=1,
+        help="run the baseline cycle this many times, contenders alternating, each round on "
+        "fresh homes, and report each contender's median run",
+    )
+    parser.add_argument(
         "--urlwatch", metavar="PATH", help="urlwatch 2.29's executable (compared when given)"
     )
     parser.add_argument("--tracker", default=shutil.which("tracker") or "tracker")
@@ -282,9 +292,11 @@ def bench(args: argparse.Namespace) -> None:
             for cycle, changed in cycles:
                 if cycle == "changed":
                     changed.update(server.change(args.change))
-                rounds = max(1, args.steady_rounds) if cycle == "steady" else 1
+                rounds = {"steady": args.steady_rounds, "baseline": args.baseline_rounds}
                 runs: dict[str, list[Run]] = {name: [] for name in contenders}
-                for _ in range(rounds):
+                for round_ in range(max(1, rounds.get(cycle, 1))):
+                    if cycle == "baseline" and round_ > 0:
+                        fresh_homes(args, server, work, contenders, round_)
                     for name, (command, env, cwd) in contenders.items():
                         if name == "floor" and cycle != "baseline":
                             command = [*command, "--conditional"]
@@ -298,13 +310,15 @@ def bench(args: argparse.Namespace) -> None:
                         print(f"  {cycle:<8} {name:<8} {run.wall:7.2f}s", flush=True)
                 for name, made in runs.items():
                     results[(cycle, name)] = sorted(made, key=lambda r: r.wall)[len(made) // 2]
-                if rounds > 1:
-                    floors = [r.wall for r in runs["floor"]]
-                    ratios = " ".join(
-                        f"{t.wall / f:.2f}x" for t, f in zip(runs["tracker"], floors, strict=True)
-                    )
-                    print(f"  steady rounds, tracker/floor each round: {ratios}", flush=True)
-                    print(f"  (the medians are reported: {rounds} rounds)", flush=True)
+                made_rounds = len(runs["floor"])
+                if made_rounds > 1:
+                    for name in [n for n in runs if n != "floor"]:
+                        ratios = " ".join(
+                            f"{t.wall / f.wall:.2f}x"
+                            for t, f in zip(runs[name], runs["floor"], strict=True)
+                        )
+                        print(f"  {cycle} rounds, {name}/floor each round: {ratios}", flush=True)
+                    print(f"  (the medians are reported: {made_rounds} rounds)", flush=True)
             changed_list = sorted(cycles[2][1])
         parse_all = parse_child(args.feeds, None, 0, pool=True)
         parse_changed = parse_child(args.feeds, changed_list, 1)
@@ -344,6 +358,16 @@ def setup(args, server: FeedServer, work: Path, urlwatch: str | None) -> dict:
         command += ["--config", str(uw / "config.yaml"), "--hooks", str(uw / "hooks.py")]
         contenders["urlwatch"] = (command, base_env | {"HOME": str(uw)}, uw)
     return contenders
+
+
+def fresh_homes(args, server: FeedServer, work: Path, contenders: dict, round_: int) -> None:
+    """Every contender as before its first poll: a baseline is measured once per home."""
+    for name, (command, env, cwd) in list(contenders.items()):
+        if name in TRACKERS:
+            home = work / f"{name}-{round_}"
+            contenders[name] = _tracker(args, command[0], server, home, env)
+        elif name == "urlwatch":
+            (cwd / "cache.db").unlink(missing_ok=True)
 
 
 def _tracker(args, executable: str, server: FeedServer, home: Path, env: dict) -> tuple:
