@@ -11,13 +11,15 @@ FILE first and sent (If-None-Match, If-Modified-Since), as the tracker does on a
 poll. Prints one JSON document: wall seconds (from the first request to the last body),
 requests, status counts and body bytes.
 
-The cheapest of the ways measured (1,000 GETs, 100 threads, 200 ms per response; wall and
-CPU seconds, three runs each, in one run of each on this machine):
+The cheapest of the ways measured side by side on this machine (1,000 GETs, 100 threads,
+200 ms per response; wall and CPU seconds over at least three baseline and three steady
+runs of each):
 
 - a client per thread, one shared TLS context: 2.49-2.66 s, 1.30-1.59 s of CPU (this);
-- one client for all threads, 20 connections kept alive: 2.57-3.05 s, 1.72-2.39 s; and
+- one client for all threads, 20 connections kept alive: 2.57-3.05 s, 1.66-2.39 s; and
   with fewer kept alive than open, httpcore's pool can close a connection it has just
-  handed to a waiting request (encode/httpcore#1110): 2 of 20 runs failed a request;
+  handed to a waiting request (encode/httpcore#1110): 2 of 16 runs with 5 to 50 kept
+  alive failed a request;
 - one client for all, every connection kept alive (`httpx.Limits(max_connections=100)`
   keeps all): 6.05-7.75 s, 5.94-7.39 s: httpcore 1.0.9 counts every connection again for
   each idle one, at every request and every response's end;
