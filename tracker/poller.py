@@ -173,6 +173,7 @@ class _Launcher:
         self._turns, self._workers, self._submit = turns, workers, submit
         self._lock = threading.Lock()
         self._running = 0
+        self._starting = 0  # taken, not yet in `started`
         self._stopped = False
 
     def start_more(self) -> None:
@@ -184,19 +185,30 @@ class _Launcher:
                 if source is None:
                     return
                 self._running += 1
+                self._starting += 1
             try:
                 future = self._submit(source)
-            except RuntimeError:  # the pool is shutting down after an interrupt
+            except RuntimeError:  # the pool was shut down
                 self.unstarted.append(source)
                 return
-            self.started[future] = source
+            else:
+                self.started[future] = source
+            finally:
+                with self._lock:
+                    self._starting -= 1
             future.add_done_callback(self._ended)
 
     def stop(self) -> list[Source]:
-        """Start nothing more; the sources never taken."""
+        """Start nothing more; the sources never taken. On return, `started` holds every
+        poll that was started (a start under way takes microseconds)."""
         with self._lock:
             self._stopped = True
-            return self._turns.left()
+            left = self._turns.left()
+        while True:
+            with self._lock:
+                if self._starting == 0:
+                    return left
+            time.sleep(0.001)
 
     def _ended(self, future: Future[SourceResult]) -> None:
         try:
