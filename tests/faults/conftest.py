@@ -138,6 +138,21 @@ def free_port() -> int:
 # --- waiting --------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _sigint_as_from_a_terminal() -> Iterator[None]:
+    """Commands started inside get SIGINT's default action, as from a terminal. A suite
+    started in the background by a script begins with SIGINT ignored, and children inherit
+    that: Ctrl-C (SIGINT to the group) would then do nothing to them."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25):
     """The first truthy value of `predicate()`; AssertionError after `timeout` seconds.
     Database errors (a server restarting) count as "not yet"."""
@@ -581,7 +596,7 @@ class Cluster:
 
     def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Proc:
         log = self.directory / f"{name}.log"
-        with open(log, "ab") as out:
+        with open(log, "ab") as out, _sigint_as_from_a_terminal():
             popen = subprocess.Popen(
                 [TRACKER, *args],
                 env=env or self.env,
