@@ -90,7 +90,7 @@ def poll_sources(
         clients.abort()
         unstarted = launcher.stop()
         pool.shutdown(wait=False, cancel_futures=True)
-        _collect_unfinished(report, launcher.started, unstarted + launcher.unstarted)
+        _collect_unfinished(report, launcher.started, unstarted)
     finally:
         pool.shutdown(wait=not interrupt.is_set())
         report.requests = clients.http_requests + clients.hub_requests
@@ -169,7 +169,6 @@ class _Launcher:
     ) -> None:
         self.finished: queue.SimpleQueue[Future[SourceResult]] = queue.SimpleQueue()
         self.started: dict[Future[SourceResult], Source] = {}
-        self.unstarted: list[Source] = []  # taken as the pool shut down
         self._turns, self._workers, self._submit = turns, workers, submit
         self._lock = threading.Lock()
         self._running = 0
@@ -188,8 +187,7 @@ class _Launcher:
                 self._starting += 1
             try:
                 future = self._submit(source)
-            except RuntimeError:  # the pool was shut down
-                self.unstarted.append(source)
+            except RuntimeError:  # the pool was shut down: the poll is ending anyway
                 return
             else:
                 self.started[future] = source
@@ -228,8 +226,10 @@ class HostQueue:
     def __init__(self, sources: Sequence[Source], limit: int) -> None:
         self._limit = max(1, limit)
         self._waiting: dict[str | None, deque[tuple[int, Source]]] = {}
+        self._hosts: dict[int, str | None] = {}  # by id() of each source given
         for position, source in enumerate(sources):
-            self._waiting.setdefault(host_of(source), deque()).append((position, source))
+            host = self._hosts[id(source)] = host_of(source)
+            self._waiting.setdefault(host, deque()).append((position, source))
         self._running: Counter[str | None] = Counter()
         # The first waiting source of each host that may start now, by position (positions
         # differ, so hosts are never compared).
@@ -251,7 +251,7 @@ class HostQueue:
 
     def done(self, source: Source) -> None:
         """A source taken before has finished: its host may start another."""
-        host = host_of(source)
+        host = self._hosts[id(source)]
         self._running[host] -= 1
         self._ready_up(host)
 
